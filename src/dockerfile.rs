@@ -1,0 +1,1 @@
+//! Dockerfile reader (placeholder: replaced by the real implementation).

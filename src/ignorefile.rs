@@ -1,0 +1,185 @@
+//! Reading a `.dockerignore` file exactly as Docker does (SPEC §a).
+//!
+//! Docker's reader (`moby/patternmatcher/ignorefile.ReadAll`) splits lines
+//! with Go's `bufio.Scanner` (on `\n`, dropping one trailing `\r`; a lone
+//! `\r` is not a line break; a line over 64 KiB aborts the read), removes a
+//! UTF-8 BOM from the first line only, skips lines whose first byte is `#`,
+//! trims Unicode white space, handles a leading `!`, and normalises each
+//! pattern with `filepath.Clean` and the removal of one leading `/`.
+//! `patternmatcher.New` then trims and cleans each line once more.
+
+use crate::gostr::{clean, trim_space};
+
+/// Go's `bufio.MaxScanTokenSize`: the longest line the scanner accepts,
+/// newline included.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// One pattern line of an ignore file, as Docker reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The line as written (BOM and a trailing CR removed), for messages.
+    pub raw: Vec<u8>,
+    /// What Docker's reader produced (`ReadAll`), with a leading `!` for
+    /// exceptions: the text Docker hands to the matcher.
+    pub pattern: Vec<u8>,
+}
+
+/// Reading an ignore file failed the way Docker's reader fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// A line longer than Go's scanner buffer (64 KiB).
+    #[error("line {line} is longer than 64 KiB (Docker: \"bufio.Scanner: token too long\")")]
+    LineTooLong {
+        /// 1-based line number of the long line.
+        line: usize,
+    },
+}
+
+/// Splits `data` into lines as Go's `bufio.Scanner` with `ScanLines` does,
+/// failing on a line too long for its 64 KiB buffer.
+fn scan_lines(data: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
+    let mut lines = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let lineno = lines.len() + 1;
+        let (line, consumed) = match rest.iter().position(|&b| b == b'\n') {
+            // The token plus its newline must fit in the 64 KiB buffer.
+            Some(i) if i < MAX_LINE => (&rest[..i], i + 1),
+            Some(_) => return Err(ReadError::LineTooLong { line: lineno }),
+            // A final line without newline: the buffer must not fill up
+            // before EOF is seen, so it must be shorter than the buffer.
+            None if rest.len() < MAX_LINE => (rest, rest.len()),
+            None => return Err(ReadError::LineTooLong { line: lineno }),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        lines.push(line);
+        rest = &rest[consumed..];
+    }
+    Ok(lines)
+}
+
+/// Reads the bytes of an ignore file into pattern lines, as Docker's
+/// `ReadAll` does. Comments and blank lines are dropped; line numbers are
+/// kept.
+pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
+    let mut out = Vec::new();
+    for (i, line) in scan_lines(data)?.into_iter().enumerate() {
+        let line = if i == 0 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+        } else {
+            line
+        };
+        if line.first() == Some(&b'#') {
+            continue;
+        }
+        let trimmed = trim_space(line);
+        if trimmed.is_empty() {
+            continue;
+        }
+        let invert = trimmed[0] == b'!';
+        let body = if invert {
+            trim_space(&trimmed[1..])
+        } else {
+            trimmed
+        };
+        let mut pattern = Vec::with_capacity(body.len() + 1);
+        if invert {
+            pattern.push(b'!');
+        }
+        if !body.is_empty() {
+            let cleaned = clean(body);
+            let cleaned = if cleaned.len() > 1 && cleaned[0] == b'/' {
+                &cleaned[1..]
+            } else {
+                &cleaned[..]
+            };
+            pattern.extend_from_slice(cleaned);
+        }
+        out.push(PatternLine {
+            line: i + 1,
+            raw: line.to_vec(),
+            pattern,
+        });
+    }
+    Ok(out)
+}
+
+/// A pattern as `patternmatcher.New` prepares it: trimmed and cleaned once
+/// more, `!` split off. `None` when New drops the line (empty).
+pub(crate) fn prepare_for_matcher(pattern: &[u8]) -> Option<(bool, Vec<u8>)> {
+    let p = trim_space(pattern);
+    if p.is_empty() {
+        return None;
+    }
+    let p = clean(p);
+    if p[0] == b'!' {
+        Some((true, p[1..].to_vec()))
+    } else {
+        Some((false, p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pats(data: &[u8]) -> Vec<String> {
+        parse(data)
+            .unwrap()
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&p.pattern).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn reader_rules() {
+        assert_eq!(pats(b"#foo\nbar"), ["bar"]);
+        assert_eq!(pats(b" #foo"), ["#foo"]);
+        assert_eq!(pats(b"foo # note"), ["foo # note"]);
+        assert_eq!(pats(b"foo\r\nbar\r\n"), ["foo", "bar"]);
+        assert_eq!(pats(b"foo\rbar"), ["foo\rbar"]);
+        assert_eq!(
+            pats(b"\xEF\xBB\xBFfoo\n\xEF\xBB\xBFbar"),
+            ["foo", "\u{feff}bar"]
+        );
+        assert_eq!(pats(b"\xEF\xBB\xBF#c\nx"), ["x"]);
+        assert_eq!(pats(b"/foo\n//foo\n./foo\nfoo/\nx/../foo"), ["foo"; 5]);
+        assert_eq!(
+            pats(b".\n/\n/*\n../foo\nfoo/../../bar"),
+            [".", "/", "*", "../foo", "../bar"]
+        );
+        assert_eq!(pats(b"! foo\n!\n!/"), ["!foo", "!", "!/"]);
+        assert_eq!(pats(b"\n\n  \nfoo\n\n"), ["foo"]);
+    }
+
+    #[test]
+    fn line_numbers_survive_comments_and_blanks() {
+        let p = parse(b"# c\n\nfoo\n  \n!bar\n").unwrap();
+        assert_eq!(p.iter().map(|p| p.line).collect::<Vec<_>>(), [3, 5]);
+    }
+
+    #[test]
+    fn long_lines() {
+        let ok = vec![b'a'; MAX_LINE - 1];
+        assert_eq!(parse(&ok).unwrap().len(), 1);
+        let mut ok_nl = ok.clone();
+        ok_nl.push(b'\n');
+        assert_eq!(parse(&ok_nl).unwrap().len(), 1);
+        let bad = vec![b'a'; MAX_LINE];
+        assert_eq!(parse(&bad), Err(ReadError::LineTooLong { line: 1 }));
+        let mut bad_nl = b"x\n".to_vec();
+        bad_nl.extend(vec![b'a'; MAX_LINE]);
+        bad_nl.push(b'\n');
+        assert_eq!(parse(&bad_nl), Err(ReadError::LineTooLong { line: 2 }));
+    }
+
+    #[test]
+    fn matcher_preparation() {
+        assert_eq!(prepare_for_matcher(b"!foo"), Some((true, b"foo".to_vec())));
+        // New cleans "!/" to "!" which is then the lone-bang error.
+        assert_eq!(prepare_for_matcher(b"!/"), Some((true, b"".to_vec())));
+        assert_eq!(prepare_for_matcher(b" b"), Some((false, b"b".to_vec())));
+    }
+}

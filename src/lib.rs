@@ -1,0 +1,9 @@
+//! ctxray: what `docker build` sends as its build context, and why.
+
+pub mod context;
+pub mod dockerfile;
+pub mod error;
+pub mod gostr;
+pub mod ignorefile;
+pub mod matcher;
+pub mod walk;
