@@ -1,9 +1,11 @@
 //! ctxray: what `docker build` sends as its build context, and why.
 
+pub mod archive;
 pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod gostr;
 pub mod ignorefile;
 pub mod matcher;
+pub mod report;
 pub mod walk;

@@ -192,6 +192,43 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Go's parseRepeat at `{`: (min, max, length of the `{...}` text).
+    /// `max` is None for `{n,}`; `{n}` gives max == min.
+    fn parse_repeat(&self) -> Option<(u32, Option<u32>, usize)> {
+        let mut k = self.i + 1;
+        let num = |k: &mut usize| -> Option<u32> {
+            let start = *k;
+            while self.s.get(*k).is_some_and(char::is_ascii_digit) {
+                *k += 1;
+            }
+            if *k == start {
+                return None;
+            }
+            // Go's parseInt disallows leading zeros.
+            if *k - start >= 2 && self.s[start] == '0' {
+                return None;
+            }
+            let text: String = self.s[start..*k].iter().collect();
+            // Go: more than 8 digits is "too big" (-1), rejected as size.
+            Some(text.parse::<u32>().unwrap_or(u32::MAX).min(100_000))
+        };
+        let min = num(&mut k)?;
+        let max = if self.s.get(k) == Some(&',') {
+            k += 1;
+            if self.s.get(k) == Some(&'}') {
+                None
+            } else {
+                Some(num(&mut k)?)
+            }
+        } else {
+            Some(min)
+        };
+        if self.s.get(k) != Some(&'}') {
+            return None;
+        }
+        Some((min, max, k + 1 - self.i))
+    }
+
     /// `\d \D \s \S \w \W` at self.i, if present.
     fn perl_class(&mut self) -> Option<String> {
         if self.peek() != Some('\\') {
@@ -395,11 +432,35 @@ impl<'a> Parser<'a> {
                     last = Last::Atom;
                 }
                 '{' => {
-                    // Docker escapes '{'; a Go repeat `{n,m}` cannot occur.
-                    // As a literal (Go's rule when it is not a valid repeat).
-                    self.i += 1;
-                    push_literal(&mut self.out, '{');
-                    last = Last::Atom;
+                    // Go's parseRepeat: `{n}`, `{n,}`, `{n,m}`; anything
+                    // else makes `{` a literal. (Docker's escape bitmap lets
+                    // `{` through, so user text reaches here.)
+                    match self.parse_repeat() {
+                        Some((min, max, len)) => {
+                            if min > 1000 || max.is_some_and(|m| m > 1000 || min > m) {
+                                return self.err("invalid repeat count");
+                            }
+                            if last == Last::Nothing {
+                                return self.err("missing argument to repetition operator");
+                            }
+                            if last == Last::Repeat {
+                                return self.err("invalid nested repetition operator");
+                            }
+                            let spec: String = self.s[self.i..self.i + len].iter().collect();
+                            self.i += len;
+                            self.out.push_str(&spec);
+                            if self.peek() == Some('?') {
+                                self.i += 1;
+                                self.out.push('?');
+                            }
+                            last = Last::Repeat;
+                        }
+                        None => {
+                            self.i += 1;
+                            push_literal(&mut self.out, '{');
+                            last = Last::Atom;
+                        }
+                    }
                 }
                 '\\' => {
                     last = Last::Atom;
@@ -557,6 +618,21 @@ mod tests {
         ] {
             assert!(compile(bad).is_err(), "{bad} must be rejected as Go does");
         }
+    }
+
+    #[test]
+    fn live_pipe_and_braces() {
+        // Docker's escape bitmap lets `|{}` through into regexp patterns.
+        assert!(m("^[^/]*\\.js|[^/]*\\.ts$", "a.jsx"));
+        assert!(m("^[^/]*\\.js|[^/]*\\.ts$", "sub/c.ts"));
+        assert!(m("^x{2}[^/]$", "xx1"));
+        assert!(!m("^x{2}[^/]*$", "x{2}"));
+        assert!(m("^x{,2}$", "x{,2}"), "not a repeat: literal brace");
+        assert!(compile("^[^/]*{2}$").is_err(), "nested repetition");
+        assert!(compile("^x{1001}$").is_err());
+        assert!(compile("^x{3,2}$").is_err());
+        assert!(m("^a|$", "zzz"));
+        assert!(m("^x{01}$", "x{01}"), "leading zero: literal brace");
     }
 
     #[test]

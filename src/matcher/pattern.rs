@@ -89,7 +89,10 @@ pub(crate) fn docker_regexp(text: &[u8]) -> (String, u8) {
         } else if ch == '?' {
             reg.push_str("[^/]");
             ty = REGEXP;
-        } else if ".+()|{}$".contains(ch) {
+        } else if ".+()$".contains(ch) {
+            // patternmatcher means to escape `.+()|{}$`, but its 8-byte
+            // bitmap loses every character >= 64: `|`, `{` and `}` reach
+            // the regexp unescaped (alternation and repetition).
             reg.push('\\');
             reg.push(ch);
         } else if ch == '\\' {

@@ -1,0 +1,589 @@
+//! The context tar, byte for byte as the Docker CLI writes it (SPEC §d.5):
+//! Go's `archive/tar` writer driven by moby/go-archive's `addTarFile` with
+//! the CLI's options (uid/gid 0, no name lookups).
+//!
+//! * USTAR blocks unless a field needs PAX: a non-ASCII name, a name that
+//!   does not fit USTAR's 100-byte name + 155-byte prefix split, a link
+//!   target over 100 bytes or non-ASCII, a size of 8 GiB or more, an mtime
+//!   outside the octal field, or a `security.capability` xattr. Never GNU
+//!   long-name entries.
+//! * Mode: permission bits plus setuid/setgid/sticky, no file-type bits.
+//! * mtime in whole seconds; uid/gid 0; user and group names empty.
+//! * Hard links by inode: later names of a written inode become link
+//!   entries pointing at the first written name.
+//! * Sockets are skipped (Go's writer refuses them).
+//! * The stream ends with two zero blocks, without record padding.
+
+use std::collections::HashMap;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+const BLOCK: usize = 512;
+/// Largest value of an 11-digit octal field (size, mtime).
+const MAX_OCTAL_11: i64 = 0o77777777777;
+/// Largest value of a 7-digit octal field (mode, uid, gid, devices).
+const MAX_OCTAL_7: i64 = 0o7777777;
+
+/// What went into the archive for one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// A header (and the data of a regular file).
+    Written {
+        /// Bytes this entry added to the archive (headers, data, padding).
+        bytes: u64,
+        /// Whether it became a hard-link entry.
+        hardlink: bool,
+    },
+    /// Not written, as Docker skips it (a socket, an unencodable header).
+    Skipped(SkipReason),
+}
+
+/// Why Docker leaves an entry out of the tar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// `archive/tar: sockets not supported`.
+    Socket,
+    /// The header cannot be encoded (device numbers too large).
+    Unencodable,
+    /// The entry vanished between the walk and `lstat`.
+    Vanished,
+}
+
+/// The header Go's `tar.FileInfoHeader` + go-archive would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSpec {
+    /// Name (directories end in `/`).
+    pub name: Vec<u8>,
+    /// Type flag (`b'0'`, `b'5'`, `b'2'`, `b'1'`, `b'3'`, `b'4'`, `b'6'`).
+    pub typeflag: u8,
+    /// Mode bits (07777).
+    pub mode: i64,
+    /// Data size.
+    pub size: i64,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+    /// Link target (symlinks, hard links).
+    pub linkname: Vec<u8>,
+    /// Device major number.
+    pub devmajor: i64,
+    /// Device minor number.
+    pub devminor: i64,
+    /// `security.capability`, already downgraded as Docker does.
+    pub capability: Option<Vec<u8>>,
+}
+
+fn is_ascii(s: &[u8]) -> bool {
+    // Go: every rune < 0x80 and not NUL; invalid bytes decode to U+FFFD.
+    s.iter().all(|&c| c != 0 && c < 0x80)
+}
+
+/// Go's `toASCII`: drops every non-ASCII rune (and NUL).
+fn to_ascii(s: &[u8]) -> Vec<u8> {
+    s.iter().copied().filter(|&c| c != 0 && c < 0x80).collect()
+}
+
+/// Go's `splitUSTARPath`.
+fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut length = name.len();
+    if length <= 100 || !is_ascii(name) {
+        return None;
+    } else if length > 156 {
+        length = 156;
+    } else if name[length - 1] == b'/' {
+        length -= 1;
+    }
+    let i = name[..length].iter().rposition(|&c| c == b'/')?;
+    let nlen = name.len() - i - 1;
+    if i == 0 || nlen > 100 || nlen == 0 || i > 155 {
+        return None;
+    }
+    Some((&name[..i], &name[i + 1..]))
+}
+
+/// Go's `formatter.formatString`.
+fn put_str(b: &mut [u8], s: &[u8]) {
+    let n = s.len().min(b.len());
+    b[..n].copy_from_slice(&s[..n]);
+    if s.len() < b.len() {
+        b[s.len()] = 0;
+    }
+    if s.len() > b.len() && b[b.len() - 1] == b'/' {
+        let mut k = b.len() - 1;
+        while k > 0 && s[k - 1] == b'/' {
+            k -= 1;
+        }
+        b[k] = 0;
+    }
+}
+
+/// Go's `formatter.formatOctal` (values that do not fit become 0).
+fn put_octal(b: &mut [u8], x: i64) {
+    let max = 8i64
+        .checked_pow(b.len() as u32 - 1)
+        .map_or(i64::MAX, |v| v - 1);
+    let x = if (0..=max).contains(&x) { x } else { 0 };
+    let s = format!("{:0width$o}", x, width = b.len() - 1);
+    put_str(b, s.as_bytes());
+}
+
+fn checksum(block: &mut [u8; BLOCK]) {
+    block[148..156].fill(b' ');
+    let sum: u32 = block.iter().map(|&c| u32::from(c)).sum();
+    let s = format!("{:06o}", sum);
+    block[148..154].copy_from_slice(&s.as_bytes()[..6]);
+    block[154] = 0;
+    block[155] = b' ';
+}
+
+/// Go's `formatPAXRecord`.
+fn pax_record(k: &[u8], v: &[u8]) -> Vec<u8> {
+    let mut size = k.len() + v.len() + 3;
+    size += size.to_string().len();
+    let mut rec = format!("{size} ").into_bytes();
+    rec.extend_from_slice(k);
+    rec.push(b'=');
+    rec.extend_from_slice(v);
+    rec.push(b'\n');
+    if rec.len() != size {
+        let size = rec.len();
+        rec = format!("{size} ").into_bytes();
+        rec.extend_from_slice(k);
+        rec.push(b'=');
+        rec.extend_from_slice(v);
+        rec.push(b'\n');
+    }
+    rec
+}
+
+/// Go's `path.Join(dir, "PaxHeaders.0", file)` for `path.Split(name)`.
+fn pax_header_name(name: &[u8]) -> Vec<u8> {
+    let (dir, file) = match name.iter().rposition(|&c| c == b'/') {
+        Some(i) => (&name[..=i], &name[i + 1..]),
+        None => (&b""[..], name),
+    };
+    let mut joined = Vec::new();
+    for part in [dir, b"PaxHeaders.0", file] {
+        if part.is_empty() {
+            continue;
+        }
+        if !joined.is_empty() {
+            joined.push(b'/');
+        }
+        joined.extend_from_slice(part);
+    }
+    crate::gostr::clean(&joined)
+}
+
+impl HeaderSpec {
+    /// The header blocks Go writes for this entry (PAX header included).
+    pub fn encode(&self) -> Result<Vec<u8>, SkipReason> {
+        let mut pax: Vec<(&[u8], Vec<u8>)> = Vec::new();
+        let mut ustar_ok = true;
+        if !is_ascii(&self.name) || self.name.len() > 100 {
+            if split_ustar_path(&self.name).is_none() {
+                ustar_ok = false;
+            }
+            pax.push((b"path", self.name.clone()));
+        }
+        if !is_ascii(&self.linkname) || self.linkname.len() > 100 {
+            ustar_ok = false;
+            pax.push((b"linkpath", self.linkname.clone()));
+        }
+        if !(0..=MAX_OCTAL_11).contains(&self.size) {
+            ustar_ok = false;
+            pax.push((b"size", self.size.to_string().into_bytes()));
+        }
+        if !(0..=MAX_OCTAL_7).contains(&self.devmajor)
+            || !(0..=MAX_OCTAL_7).contains(&self.devminor)
+        {
+            return Err(SkipReason::Unencodable);
+        }
+        if !(0..=MAX_OCTAL_11).contains(&self.mtime) {
+            ustar_ok = false;
+            pax.push((b"mtime", self.mtime.to_string().into_bytes()));
+        }
+        if let Some(cap) = &self.capability {
+            ustar_ok = false;
+            pax.push((b"SCHILY.xattr.security.capability", cap.clone()));
+        }
+        let mut out = Vec::with_capacity(BLOCK * 3);
+        let mut blk = [0u8; BLOCK];
+        if ustar_ok {
+            let (prefix, name) = split_ustar_path(&self.name).unwrap_or((b"", &self.name));
+            self.template(&mut blk, name, &self.linkname);
+            put_str(&mut blk[345..500], prefix);
+        } else {
+            pax.sort_by(|a, b| a.0.cmp(b.0));
+            let data: Vec<u8> = pax.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
+            let mut xname = to_ascii(&pax_header_name(&self.name));
+            xname.truncate(100);
+            while xname.last() == Some(&b'/') {
+                xname.pop();
+            }
+            let mut x = [0u8; BLOCK];
+            x[156] = b'x';
+            put_str(&mut x[0..100], &xname);
+            put_octal(&mut x[100..108], 0);
+            put_octal(&mut x[108..116], 0);
+            put_octal(&mut x[116..124], 0);
+            put_octal(&mut x[124..136], data.len() as i64);
+            put_octal(&mut x[136..148], 0);
+            x[257..263].copy_from_slice(b"ustar\0");
+            x[263..265].copy_from_slice(b"00");
+            checksum(&mut x);
+            out.extend_from_slice(&x);
+            out.extend_from_slice(&data);
+            out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+            self.template(&mut blk, &to_ascii(&self.name), &to_ascii(&self.linkname));
+        }
+        blk[257..263].copy_from_slice(b"ustar\0");
+        blk[263..265].copy_from_slice(b"00");
+        checksum(&mut blk);
+        out.extend_from_slice(&blk);
+        Ok(out)
+    }
+
+    /// Go's `templateV7Plus` with uid/gid 0 and empty user/group names.
+    fn template(&self, blk: &mut [u8; BLOCK], name: &[u8], linkname: &[u8]) {
+        blk[156] = self.typeflag;
+        put_str(&mut blk[0..100], name);
+        put_str(&mut blk[157..257], linkname);
+        put_octal(&mut blk[100..108], self.mode);
+        put_octal(&mut blk[108..116], 0);
+        put_octal(&mut blk[116..124], 0);
+        put_octal(&mut blk[124..136], self.size);
+        put_octal(&mut blk[136..148], self.mtime);
+        put_octal(&mut blk[329..337], self.devmajor);
+        put_octal(&mut blk[337..345], self.devminor);
+    }
+}
+
+/// Reads `security.capability` as go-archive does (v3 downgraded to v2).
+fn capability(abs: &Path) -> Option<Vec<u8>> {
+    let c = std::ffi::CString::new(abs.as_os_str().as_bytes()).ok()?;
+    let mut buf = [0u8; 128];
+    // SAFETY: `c` is a valid NUL-terminated path, the name is a static
+    // NUL-terminated string and `buf` is writable for `buf.len()` bytes.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"security.capability".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    let mut cap = buf.get(..n as usize)?.to_vec();
+    if cap.len() > 3 && cap[3] == 3 {
+        cap[3] = 2;
+        cap.truncate(20);
+    }
+    Some(cap)
+}
+
+/// Builds the header Docker writes for an entry with this metadata.
+pub fn header_spec(rel: &[u8], abs: &Path, meta: &Metadata) -> Result<HeaderSpec, SkipReason> {
+    let ft = meta.file_type();
+    let (typeflag, size, linkname) = if ft.is_file() {
+        (b'0', meta.len() as i64, Vec::new())
+    } else if ft.is_dir() {
+        (b'5', 0, Vec::new())
+    } else if ft.is_symlink() {
+        let link = fs::read_link(abs).map_err(|_| SkipReason::Vanished)?;
+        (b'2', 0, link.as_os_str().as_bytes().to_vec())
+    } else if ft.is_char_device() {
+        (b'3', 0, Vec::new())
+    } else if ft.is_block_device() {
+        (b'4', 0, Vec::new())
+    } else if ft.is_fifo() {
+        (b'6', 0, Vec::new())
+    } else {
+        return Err(SkipReason::Socket);
+    };
+    let mut name = rel.to_vec();
+    if ft.is_dir() && !name.ends_with(b"/") {
+        name.push(b'/');
+    }
+    let rdev = meta.rdev();
+    Ok(HeaderSpec {
+        name,
+        typeflag,
+        mode: i64::from(meta.mode() & 0o7777),
+        size,
+        mtime: meta.mtime(),
+        linkname,
+        devmajor: i64::from(libc::major(rdev)),
+        devminor: i64::from(libc::minor(rdev)),
+        capability: capability(abs),
+    })
+}
+
+/// Writes Docker's context tar into any `Write`, or only counts its size.
+pub struct TarBuilder<W: Write> {
+    out: W,
+    seen_inodes: HashMap<u64, Vec<u8>>,
+    buf: Vec<u8>,
+    bytes: u64,
+    with_data: bool,
+}
+
+/// A file changed while it was being archived.
+fn changed(abs: &Path, what: &str) -> io::Error {
+    io::Error::other(format!(
+        "{} changed size while being archived ({what}); the archive would be corrupt, so ctxray stops",
+        abs.display()
+    ))
+}
+
+impl<W: Write> TarBuilder<W> {
+    /// A builder writing into `out`.
+    pub fn new(out: W) -> TarBuilder<W> {
+        TarBuilder {
+            out,
+            seen_inodes: HashMap::new(),
+            buf: vec![0; 256 * 1024],
+            bytes: 0,
+            with_data: true,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Adds one entry (`rel` relative to the context, `abs` on disk), as
+    /// go-archive's `addTarFile`: `lstat`, header, data.
+    pub fn add(&mut self, rel: &[u8], abs: &Path) -> io::Result<Added> {
+        let meta = match fs::symlink_metadata(abs) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Added::Skipped(SkipReason::Vanished))
+            }
+            Err(e) => return Err(e),
+        };
+        self.add_with_meta(rel, abs, &meta)
+    }
+
+    /// [`TarBuilder::add`] with the entry's `lstat` already done.
+    pub fn add_with_meta(&mut self, rel: &[u8], abs: &Path, meta: &Metadata) -> io::Result<Added> {
+        let mut spec = match header_spec(rel, abs, meta) {
+            Ok(s) => s,
+            Err(r) => return Ok(Added::Skipped(r)),
+        };
+        let mut hardlink = false;
+        if !meta.is_dir() && meta.nlink() > 1 {
+            if let Some(first) = self.seen_inodes.get(&meta.ino()) {
+                spec.typeflag = b'1';
+                spec.linkname = first.clone();
+                spec.size = 0;
+                hardlink = true;
+            } else {
+                self.seen_inodes.insert(meta.ino(), spec.name.clone());
+            }
+        }
+        let header = match spec.encode() {
+            Ok(h) => h,
+            Err(r) => return Ok(Added::Skipped(r)),
+        };
+        self.out.write_all(&header)?;
+        let mut bytes = header.len() as u64;
+        if spec.typeflag == b'0' && spec.size > 0 {
+            let size = spec.size as u64;
+            if self.with_data {
+                self.copy_data(abs, size)?;
+            }
+            bytes += size.div_ceil(BLOCK as u64) * BLOCK as u64;
+        }
+        self.bytes += bytes;
+        Ok(Added::Written { bytes, hardlink })
+    }
+
+    fn copy_data(&mut self, abs: &Path, size: u64) -> io::Result<()> {
+        let mut f = File::open(abs)?;
+        let mut left = size;
+        while left > 0 {
+            let want = left.min(self.buf.len() as u64) as usize;
+            let n = match f.read(&mut self.buf[..want]) {
+                Ok(0) => return Err(changed(abs, "it shrank")),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.out.write_all(&self.buf[..n])?;
+            left -= n as u64;
+        }
+        // Go's writer fails with ErrWriteTooLong when more data follows.
+        let mut probe = [0u8; 1];
+        if f.read(&mut probe)? != 0 {
+            return Err(changed(abs, "it grew"));
+        }
+        let pad = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+        self.out.write_all(&[0u8; BLOCK][..pad])?;
+        Ok(())
+    }
+
+    /// Writes the two zero blocks that end the archive and returns the
+    /// writer and the archive's size.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.out.write_all(&[0u8; 2 * BLOCK])?;
+        self.out.flush()?;
+        Ok((self.out, self.bytes + 2 * BLOCK as u64))
+    }
+}
+
+impl TarBuilder<io::Sink> {
+    /// A builder that computes the archive's exact size from metadata,
+    /// without reading file contents.
+    pub fn counter() -> TarBuilder<io::Sink> {
+        TarBuilder {
+            out: io::sink(),
+            seen_inodes: HashMap::new(),
+            buf: Vec::new(),
+            bytes: 0,
+            with_data: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> HeaderSpec {
+        HeaderSpec {
+            name: name.as_bytes().to_vec(),
+            typeflag: b'0',
+            mode: 0o644,
+            size: 5,
+            mtime: 1700000000,
+            linkname: Vec::new(),
+            devmajor: 0,
+            devminor: 0,
+            capability: None,
+        }
+    }
+
+    #[test]
+    fn ustar_header_fields() {
+        let h = spec("a.txt").encode().unwrap();
+        assert_eq!(h.len(), 512);
+        assert_eq!(&h[100..108], b"0000644\0");
+        assert_eq!(&h[124..136], b"00000000005\0");
+        assert_eq!(&h[257..265], b"ustar\x0000");
+        assert_eq!(&h[329..345], b"0000000\x000000000\0");
+        assert_eq!(h[155], b' ');
+        let parsed = tar::Header::from_byte_slice(&h);
+        assert_eq!(parsed.cksum().unwrap(), {
+            let mut b = h.clone();
+            b[148..156].fill(b' ');
+            b.iter().map(|&c| u32::from(c)).sum::<u32>()
+        });
+    }
+
+    #[test]
+    fn format_choice() {
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        let h = spec(&long).encode().unwrap();
+        assert_eq!(h.len(), 512, "splittable long name stays USTAR");
+        assert_eq!(&h[345..465], "d".repeat(120).as_bytes());
+        let h = spec(&"x".repeat(101)).encode().unwrap();
+        assert!(
+            h.len() > 512 && h[156] == b'x',
+            "unsplittable name needs PAX"
+        );
+        assert_eq!(&h[..14], b"PaxHeaders.0/x");
+        let h = spec("é").encode().unwrap();
+        assert_eq!(h[156], b'x');
+        let mut big = spec("big");
+        big.size = 8 << 30;
+        let h = big.encode().unwrap();
+        assert!(std::str::from_utf8(&h[512..1024])
+            .unwrap()
+            .starts_with("19 size=8589934592\n"));
+        assert_eq!(&h[1024 + 124..1024 + 136], b"00000000000\0");
+    }
+
+    #[test]
+    fn pax_records_and_names() {
+        assert_eq!(pax_record(b"path", b"abc"), b"12 path=abc\n");
+        assert_eq!(
+            pax_record(b"path", &[b'a'; 92]).len(),
+            102,
+            "size digits grow the record"
+        );
+        assert_eq!(pax_header_name(b"a/b/c"), b"a/b/PaxHeaders.0/c");
+        assert_eq!(pax_header_name(b"dir/"), b"dir/PaxHeaders.0");
+        assert_eq!(pax_header_name(b"x"), b"PaxHeaders.0/x");
+    }
+
+    #[test]
+    fn split_rules() {
+        assert!(split_ustar_path(b"short").is_none());
+        let n = format!("{}/{}", "p".repeat(155), "n".repeat(100));
+        assert!(split_ustar_path(n.as_bytes()).is_some());
+        let n = format!("{}/{}", "p".repeat(156), "n".repeat(10));
+        assert!(split_ustar_path(n.as_bytes()).is_none());
+    }
+}
+
+/// Summary of a [`pack`] run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackSummary {
+    /// Entries written (hard links included).
+    pub entries: u64,
+    /// Archive size in bytes.
+    pub bytes: u64,
+    /// What Docker would log and skip.
+    pub warnings: Vec<String>,
+}
+
+/// Writes the context tar that the engine sends into `out` (the classic
+/// engine's bytes are the Docker CLI's upload). `skip` is called with each
+/// absolute path and may refuse it (e.g. the output file itself).
+pub fn pack<W: Write>(
+    ctx: &crate::context::Context,
+    out: W,
+    mut skip: impl FnMut(&Path) -> bool,
+) -> crate::error::Result<(W, PackSummary)> {
+    use crate::walk::{Event, Status, WalkMode};
+    let mut tb = TarBuilder::new(out);
+    let mut summary = PackSummary::default();
+    let warnings = ctx.walk(WalkMode::Sent, |ev| {
+        let Event::Entry(e) = ev else { return Ok(()) };
+        if e.status != Status::Sent || skip(e.abs) {
+            return Ok(());
+        }
+        match tb
+            .add(e.path, e.abs)
+            .map_err(|err| crate::error::Error::Io {
+                path: e.abs.to_path_buf(),
+                source: err,
+            })? {
+            Added::Written { .. } => summary.entries += 1,
+            Added::Skipped(SkipReason::Socket) => summary.warnings.push(format!(
+                "{}: a socket; Docker's tar writer cannot store it and skips it",
+                String::from_utf8_lossy(e.path)
+            )),
+            Added::Skipped(SkipReason::Unencodable) => summary.warnings.push(format!(
+                "{}: device numbers too large for a tar header; Docker skips it",
+                String::from_utf8_lossy(e.path)
+            )),
+            Added::Skipped(SkipReason::Vanished) => {}
+        }
+        Ok(())
+    })?;
+    summary
+        .warnings
+        .extend(warnings.into_iter().map(|w| w.message));
+    let (out, bytes) = tb
+        .finish()
+        .map_err(|e| crate::error::Error::Other(format!("writing the archive: {e}")))?;
+    summary.bytes = bytes;
+    Ok((out, summary))
+}

@@ -1,0 +1,408 @@
+//! The report: what is sent and what is left out, by category and by rule,
+//! the biggest things still sent, and a size tree (SPEC-exact decisions
+//! from the walker; sizes from metadata only, never file contents).
+
+use std::collections::HashMap;
+use std::fs;
+
+use crate::archive::TarBuilder;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::walk::{Event, Kind, Status, WalkMode};
+
+/// Files, directories and bytes of a set of entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Regular files.
+    pub files: u64,
+    /// Directories.
+    pub dirs: u64,
+    /// Apparent size of the regular files.
+    pub bytes: u64,
+}
+
+/// A known kind of bloat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Category {
+    /// `.git`
+    Git,
+    /// `__pycache__`, `*.pyc`, `*.pyo`
+    PyCache,
+    /// `.venv`, `venv`, any directory holding `pyvenv.cfg`
+    PythonVenv,
+    /// cargo's `target`
+    CargoTarget,
+    /// `node_modules`
+    NodeModules,
+    /// `dist`, `build`
+    BuildOutput,
+    /// `.cache`, `.pytest_cache`, `.mypy_cache`, `.tox`, `.ruff_cache`
+    Caches,
+    /// `.idea`, `.vscode`, `.DS_Store`, editor swap files
+    IdeOsJunk,
+    /// Everything else.
+    Other,
+}
+
+impl Category {
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Git => ".git",
+            Category::PyCache => "__pycache__/*.pyc",
+            Category::PythonVenv => "python venv",
+            Category::CargoTarget => "target (cargo)",
+            Category::NodeModules => "node_modules",
+            Category::BuildOutput => "build output",
+            Category::Caches => "caches",
+            Category::IdeOsJunk => "IDE/OS junk",
+            Category::Other => "other",
+        }
+    }
+
+    /// The category of a directory name, if it is a known bloat directory.
+    pub fn of_dir_name(name: &[u8]) -> Option<Category> {
+        Some(match name {
+            b".git" => Category::Git,
+            b"__pycache__" => Category::PyCache,
+            b".venv" | b"venv" => Category::PythonVenv,
+            b"target" => Category::CargoTarget,
+            b"node_modules" => Category::NodeModules,
+            b"dist" | b"build" => Category::BuildOutput,
+            b".cache" | b".pytest_cache" | b".mypy_cache" | b".tox" | b".ruff_cache" => {
+                Category::Caches
+            }
+            b".idea" | b".vscode" => Category::IdeOsJunk,
+            _ => return None,
+        })
+    }
+
+    fn of_file_name(name: &[u8]) -> Option<Category> {
+        if name.ends_with(b".pyc") || name.ends_with(b".pyo") {
+            Some(Category::PyCache)
+        } else if name == b".DS_Store" || name.ends_with(b".swp") || name.ends_with(b"~") {
+            Some(Category::IdeOsJunk)
+        } else {
+            None
+        }
+    }
+}
+
+/// Savings of one ignore-file line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleSavings {
+    /// 1-based line.
+    pub line: usize,
+    /// The pattern (with `!` for exceptions).
+    pub pattern: String,
+    /// Regular files this line decided to leave out.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Whether the line decided nothing in this context (dead rule).
+    pub dead: bool,
+}
+
+/// A sized path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Sized {
+    /// Context-relative path (lossy UTF-8).
+    pub path: String,
+    /// Bytes (cumulative for directories).
+    pub bytes: u64,
+}
+
+/// A line of the size tree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TreeNode {
+    /// Context-relative path.
+    pub path: String,
+    /// Depth (1 = top level).
+    pub depth: usize,
+    /// Whether it is a directory.
+    pub dir: bool,
+    /// Bytes sent at or below it.
+    pub bytes: u64,
+}
+
+/// A bloat directory that is still sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Hint {
+    /// The directory.
+    pub path: String,
+    /// Its category.
+    pub category: Category,
+    /// Bytes it sends.
+    pub bytes: u64,
+    /// A suggested `.dockerignore` line.
+    pub suggestion: String,
+}
+
+/// Everything the report says.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// What is sent.
+    pub included: Counts,
+    /// What is left out.
+    pub excluded: Counts,
+    /// Exact size of the context tar (`ctxray pack` with this engine).
+    pub tar_bytes: u64,
+    /// Exact size of the tar with no ignore file at all.
+    pub tar_bytes_without_ignore: u64,
+    /// Excluded files and bytes by category.
+    pub categories: Vec<(Category, Counts)>,
+    /// Per ignore-file line.
+    pub rules: Vec<RuleSavings>,
+    /// Largest sent directories (cumulative).
+    pub largest_dirs: Vec<Sized>,
+    /// Largest sent files.
+    pub largest_files: Vec<Sized>,
+    /// Bloat directories still sent.
+    pub hints: Vec<Hint>,
+    /// Size tree of what is sent, to the requested depth.
+    pub tree: Vec<TreeNode>,
+    /// Notes (what Docker logs and skips).
+    pub warnings: Vec<String>,
+}
+
+/// Report options.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    /// How many largest items to keep.
+    pub top: usize,
+    /// Size-tree depth (0: no tree).
+    pub tree_depth: usize,
+}
+
+struct DirAcc {
+    path: Vec<u8>,
+    depth: usize,
+    sent_bytes: u64,
+    category: Option<Category>,
+    tree_index: Option<usize>,
+}
+
+fn push_top(v: &mut Vec<Sized>, item: Sized, n: usize) {
+    if n == 0 {
+        return;
+    }
+    if v.len() == n && v.last().is_some_and(|l| l.bytes >= item.bytes) {
+        return;
+    }
+    let pos = v.partition_point(|x| x.bytes >= item.bytes);
+    v.insert(pos, item);
+    v.truncate(n);
+}
+
+fn lossy(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// Builds the report for an opened context.
+pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
+    let mut included = Counts::default();
+    let mut excluded = Counts::default();
+    let mut tar = TarBuilder::counter();
+    let mut tar_all = TarBuilder::counter();
+    let mut cats: HashMap<Category, Counts> = HashMap::new();
+    let npat = ctx.effective.patterns().len();
+    let mut by_rule = vec![(0u64, 0u64, false); npat];
+    let mut largest_files = Vec::new();
+    let mut largest_dirs = Vec::new();
+    let mut hints = Vec::new();
+    let mut tree: Vec<TreeNode> = Vec::new();
+    let mut stack: Vec<DirAcc> = Vec::new();
+    let mut warnings = Vec::new();
+
+    let walk_warnings = ctx.walk(WalkMode::All, |ev| {
+        match ev {
+            Event::Entry(e) => {
+                let meta = match fs::symlink_metadata(e.abs) {
+                    Ok(m) => m,
+                    Err(_) => return Ok(()), // vanished
+                };
+                let io = |err: std::io::Error| Error::Io {
+                    path: e.abs.to_path_buf(),
+                    source: err,
+                };
+                // Without any ignore file, every entry is sent in walk order.
+                tar_all.add_with_meta(e.path, e.abs, &meta).map_err(io)?;
+                let name = e.path.rsplit(|&c| c == b'/').next().unwrap_or(e.path);
+                let parent_cat = stack.last().and_then(|d| d.category);
+                let is_file = e.kind == Kind::File;
+                let size = if is_file { meta.len() } else { 0 };
+                if let Some(by) = e.verdict.by {
+                    if e.verdict.excluded && e.status != Status::Sent {
+                        if let Some(r) = by_rule.get_mut(by) {
+                            r.2 = true;
+                            if is_file {
+                                r.0 += 1;
+                                r.1 += size;
+                            }
+                        }
+                    } else if let Some(r) = by_rule.get_mut(by) {
+                        r.2 = true;
+                    }
+                }
+                match e.status {
+                    Status::Sent => {
+                        if let crate::archive::Added::Skipped(crate::archive::SkipReason::Socket) =
+                            tar.add_with_meta(e.path, e.abs, &meta).map_err(io)?
+                        {
+                            warnings.push(format!("{}: a socket; Docker's tar writer skips it", lossy(e.path)));
+                        }
+                        }
+                        if is_file {
+                            included.files += 1;
+                            included.bytes += size;
+                            for d in stack.iter_mut() {
+                                d.sent_bytes += size;
+                            }
+                            push_top(
+                                &mut largest_files,
+                                Sized {
+                                    path: lossy(e.path),
+                                    bytes: size,
+                                },
+                                opts.top,
+                            );
+                            if e.depth <= opts.tree_depth {
+                                tree.push(TreeNode {
+                                    path: lossy(e.path),
+                                    depth: e.depth,
+                                    dir: false,
+                                    bytes: size,
+                                });
+                            }
+                        } else if e.kind == Kind::Dir {
+                            included.dirs += 1;
+                        }
+                    }
+                    Status::Excluded | Status::Pending => {
+                        if is_file {
+                            excluded.files += 1;
+                            excluded.bytes += size;
+                            let cat = parent_cat
+                                .or_else(|| Category::of_file_name(name))
+                                .unwrap_or(Category::Other);
+                            let c = cats.entry(cat).or_default();
+                            c.files += 1;
+                            c.bytes += size;
+                        } else if e.kind == Kind::Dir && e.status == Status::Excluded {
+                            excluded.dirs += 1;
+                        }
+                    }
+                }
+                if e.kind == Kind::Dir {
+                    let category =
+                        parent_cat
+                            .or_else(|| Category::of_dir_name(name))
+                            .or_else(|| {
+                                fs::symlink_metadata(e.abs.join("pyvenv.cfg"))
+                                    .is_ok()
+                                    .then_some(Category::PythonVenv)
+                            });
+                    let tree_index = (e.depth <= opts.tree_depth && e.status != Status::Excluded)
+                        .then(|| {
+                            tree.push(TreeNode {
+                                path: lossy(e.path),
+                                depth: e.depth,
+                                dir: true,
+                                bytes: 0,
+                            });
+                            tree.len() - 1
+                        });
+                    stack.push(DirAcc {
+                        path: e.path.to_vec(),
+                        depth: e.depth,
+                        sent_bytes: 0,
+                        category,
+                        tree_index,
+                    });
+                }
+            }
+            Event::Leave { path, sent } => {
+                if let Some(d) = stack.pop() {
+                    if let Some(i) = d.tree_index {
+                        if let Some(n) = tree.get_mut(i) {
+                            n.bytes = d.sent_bytes;
+                        }
+                    }
+                    if d.sent_bytes > 0 {
+                        push_top(
+                            &mut largest_dirs,
+                            Sized {
+                                path: lossy(&d.path),
+                                bytes: d.sent_bytes,
+                            },
+                            opts.top,
+                        );
+                        // A bloat directory that is sent, not inside another one.
+                        let name = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+                        let own = Category::of_dir_name(name).or_else(|| {
+                            fs::symlink_metadata(
+                                ctx.root
+                                    .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path))
+                                    .join("pyvenv.cfg"),
+                            )
+                            .is_ok()
+                            .then_some(Category::PythonVenv)
+                        });
+                        let inside_bloat = stack.iter().any(|a| a.category.is_some());
+                        if let (Some(cat), false, true) =
+                            (own, inside_bloat, sent || d.sent_bytes > 0)
+                        {
+                            let base = lossy(name);
+                            let suggestion = if d.depth > 1 {
+                                format!("**/{base}")
+                            } else {
+                                base.clone()
+                            };
+                            hints.push(Hint {
+                                path: lossy(path),
+                                category: cat,
+                                bytes: d.sent_bytes,
+                                suggestion,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    warnings.extend(walk_warnings.into_iter().map(|w| w.message));
+    let (_, tar_bytes) = tar.finish().map_err(|e| Error::Other(e.to_string()))?;
+    let (_, tar_bytes_without_ignore) =
+        tar_all.finish().map_err(|e| Error::Other(e.to_string()))?;
+    let mut categories: Vec<(Category, Counts)> = cats.into_iter().collect();
+    categories.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+    let rules = ctx
+        .effective
+        .patterns()
+        .iter()
+        .zip(by_rule)
+        .filter(|(p, _)| p.line > 0)
+        .map(|(p, (files, bytes, matched))| RuleSavings {
+            line: p.line,
+            pattern: p.display(),
+            files,
+            bytes,
+            dead: !matched,
+        })
+        .collect();
+    hints.sort_by_key(|h| std::cmp::Reverse(h.bytes));
+    Ok(Report {
+        included,
+        excluded,
+        tar_bytes,
+        tar_bytes_without_ignore,
+        categories,
+        rules,
+        largest_dirs,
+        largest_files,
+        hints,
+        tree,
+        warnings,
+    })
+}
