@@ -251,7 +251,6 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                         {
                             warnings.push(format!("{}: a socket; Docker's tar writer skips it", lossy(e.path)));
                         }
-                        }
                         if is_file {
                             included.files += 1;
                             included.bytes += size;
