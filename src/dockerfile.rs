@@ -540,10 +540,7 @@ fn scan(text: &str) -> Result<Scanned, ParseError> {
                     }
                 }
                 if !terminated {
-                    return Err(perr(
-                        start,
-                        format!("unterminated heredoc {}", doc.name),
-                    ));
+                    return Err(perr(start, format!("unterminated heredoc {}", doc.name)));
                 }
             }
         }
@@ -718,16 +715,16 @@ fn json_args(cmd: &str, args: &str) -> Result<Option<Vec<String>>, String> {
                 return Ok(None);
             }
             return match parse_json_array(rest) {
-                Json::NonString => Err(NOT_STRING_ARRAY.to_string()),
+                JsonArgs::NonString => Err(NOT_STRING_ARRAY.to_string()),
                 _ => Ok(None),
             };
         }
         _ => return Ok(None),
     };
     match parse_json_array(text) {
-        Json::Strings(v) => Ok(Some(v)),
-        Json::NonString => Err(NOT_STRING_ARRAY.to_string()),
-        Json::NotJson => Ok(None),
+        JsonArgs::Strings(v) => Ok(Some(v)),
+        JsonArgs::NonString => Err(NOT_STRING_ARRAY.to_string()),
+        JsonArgs::NotJson => Ok(None),
     }
 }
 
@@ -804,7 +801,7 @@ fn heredocs_from_line(line: &str) -> Result<Vec<Heredoc>, String> {
 // JSON arrays (Go encoding/json, enough to tell what BuildKit tells).
 // ---------------------------------------------------------------------------
 
-enum Json {
+enum JsonArgs {
     NotJson,
     NonString,
     Strings(Vec<String>),
@@ -812,7 +809,7 @@ enum Json {
 
 /// Go's `json.Unmarshal` into `[]any`, after a leading `[`: a syntax error
 /// means "not JSON" (BuildKit then falls back to the shell form).
-fn parse_json_array(text: &str) -> Json {
+fn parse_json_array(text: &str) -> JsonArgs {
     #[derive(Clone, Copy, PartialEq)]
     enum St {
         Value,
@@ -825,7 +822,7 @@ fn parse_json_array(text: &str) -> Json {
     const MAX_DEPTH: usize = 10_000;
     let text = text.trim_start();
     if !text.starts_with('[') {
-        return Json::NotJson;
+        return JsonArgs::NotJson;
     }
     let b = text.as_bytes();
     let mut i = 0;
@@ -851,7 +848,7 @@ fn parse_json_array(text: &str) -> Json {
                 match b.get(i) {
                     Some(b'[') | Some(b'{') => {
                         if stack.len() >= MAX_DEPTH {
-                            return Json::NotJson;
+                            return JsonArgs::NotJson;
                         }
                         if top {
                             elems.push(None);
@@ -867,7 +864,7 @@ fn parse_json_array(text: &str) -> Json {
                     }
                     Some(b'"') => {
                         let Some(s) = json_string(b, &mut i) else {
-                            return Json::NotJson;
+                            return JsonArgs::NotJson;
                         };
                         if top {
                             elems.push(Some(s));
@@ -883,7 +880,7 @@ fn parse_json_array(text: &str) -> Json {
                         } else if rest.starts_with(b"null") {
                             b"null"
                         } else {
-                            return Json::NotJson;
+                            return JsonArgs::NotJson;
                         };
                         i += lit.len();
                         if top {
@@ -893,14 +890,14 @@ fn parse_json_array(text: &str) -> Json {
                     }
                     Some(b'-' | b'0'..=b'9') => {
                         if !json_number(b, &mut i) {
-                            return Json::NotJson;
+                            return JsonArgs::NotJson;
                         }
                         if top {
                             elems.push(None);
                         }
                         st = St::After;
                     }
-                    _ => return Json::NotJson,
+                    _ => return JsonArgs::NotJson,
                 }
             }
             St::After => {
@@ -918,7 +915,7 @@ fn parse_json_array(text: &str) -> Json {
                         i += 1;
                         stack.pop();
                     }
-                    _ => return Json::NotJson,
+                    _ => return JsonArgs::NotJson,
                 }
             }
             St::KeyOrEnd => {
@@ -932,13 +929,13 @@ fn parse_json_array(text: &str) -> Json {
             }
             St::Key => {
                 if b.get(i) != Some(&b'"') || json_string(b, &mut i).is_none() {
-                    return Json::NotJson;
+                    return JsonArgs::NotJson;
                 }
                 st = St::Colon;
             }
             St::Colon => {
                 if b.get(i) != Some(&b':') {
-                    return Json::NotJson;
+                    return JsonArgs::NotJson;
                 }
                 i += 1;
                 st = St::Value;
@@ -947,16 +944,16 @@ fn parse_json_array(text: &str) -> Json {
     }
     skip_ws(&mut i);
     if i != b.len() {
-        return Json::NotJson;
+        return JsonArgs::NotJson;
     }
     let mut out = Vec::with_capacity(elems.len());
     for e in elems {
         match e {
             Some(s) => out.push(s),
-            None => return Json::NonString,
+            None => return JsonArgs::NonString,
         }
     }
-    Json::Strings(out)
+    JsonArgs::Strings(out)
 }
 
 /// A JSON string starting at `b[*i] == '"'`; advances past it.
@@ -1452,10 +1449,8 @@ impl<'a> Lex<'a> {
                     re.replace(&value, replacement.as_str()).into_owned()
                 })
             }
-            other => Err(format!(
-                "unsupported modifier ({}) in substitution",
-                other.unwrap_or('\u{fffd}')
-            )),
+            None => Err("syntax error: missing '}'".to_string()),
+            Some(other) => Err(format!("unsupported modifier ({other}) in substitution")),
         }
     }
 }
@@ -1852,9 +1847,8 @@ fn parse_arg_words(args: &str, escape: char) -> Result<Vec<(String, Option<Strin
 fn valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-        })
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Whether an `ADD` source is a git repository (BuildKit `gitutil.ParseGitRef`).
@@ -2023,7 +2017,18 @@ fn parse_mount(
             continue;
         }
         match key.as_str() {
-            "type" => m.kind = expand(value, escape, lookup, track)?.to_lowercase(),
+            "type" => {
+                let mut t = Track::default();
+                let kind = expand(value, escape, lookup, &mut t)?;
+                // Leave an unresolved `$VAR` as written.
+                m.kind = if t.unresolved.is_empty() {
+                    kind.to_lowercase()
+                } else {
+                    kind
+                };
+                track.expanded |= t.expanded;
+                track.unresolved.extend(t.unresolved);
+            }
             "source" | "src" => m.source = Some(expand(value, escape, lookup, track)?),
             "target" | "dst" | "destination" => {
                 m.target = Some(expand(value, escape, lookup, track)?)
@@ -2215,7 +2220,9 @@ impl Builder<'_> {
                 parse_flags(&n.flags, none)?;
                 match trigger.as_str() {
                     "onbuild" => {
-                        return Err("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string())
+                        return Err(
+                            "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string()
+                        )
                     }
                     "maintainer" | "from" => {
                         return Err(format!(
@@ -2362,7 +2369,9 @@ fn resolve_from_stages(stages: &mut [Stage]) -> Result<(), ParseError> {
     let count = names.len();
     let by_name = |name: &str| {
         let lower = name.to_lowercase();
-        names.iter().rposition(|n| n.as_deref() == Some(lower.as_str()))
+        names
+            .iter()
+            .rposition(|n| n.as_deref() == Some(lower.as_str()))
     };
     for stage in stages.iter_mut() {
         for ins in &mut stage.instructions {
@@ -2372,9 +2381,7 @@ fn resolve_from_stages(stages: &mut [Stage]) -> Result<(), ParseError> {
                     spec.from_stage = match from.parse::<i64>() {
                         Ok(i) => match usize::try_from(i).ok().filter(|&i| i < count) {
                             Some(i) => Some(i),
-                            None => {
-                                return Err(perr(ins.line, format!("invalid stage index {i}")))
-                            }
+                            None => return Err(perr(ins.line, format!("invalid stage index {i}"))),
                         },
                         Err(_) => by_name(from),
                     };
@@ -2413,7 +2420,10 @@ mod tests {
 
     /// The instructions of the last stage.
     fn last(d: &Dockerfile) -> &[Instruction] {
-        d.stages.last().map(|s| s.instructions.as_slice()).unwrap_or(&[])
+        d.stages
+            .last()
+            .map(|s| s.instructions.as_slice())
+            .unwrap_or(&[])
     }
 
     fn copy_spec(ins: &Instruction) -> &CopySpec {
@@ -2482,7 +2492,10 @@ mod tests {
         assert_eq!(d.syntax, None);
         assert_eq!(d.stages.len(), 1);
         let s = &d.stages[0];
-        assert_eq!((s.index, s.name.clone(), s.base.as_str(), s.line), (0, None, "alpine", 1));
+        assert_eq!(
+            (s.index, s.name.clone(), s.base.as_str(), s.line),
+            (0, None, "alpine", 1)
+        );
         let spec = copy_spec(&s.instructions[0]);
         assert_eq!(
             spec.sources,
@@ -2503,8 +2516,16 @@ mod tests {
             ("# escape=\\\nFROM a\n", '\\', None),
             ("#ESCAPE = `\nFROM a\n", '`', None),
             ("  # escape=`  \nFROM a\n", '`', None),
-            ("# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n", '`', Some("docker/dockerfile:1")),
-            ("# Syntax = docker/dockerfile:1.7 \nFROM a\n", '\\', Some("docker/dockerfile:1.7")),
+            (
+                "# syntax=docker/dockerfile:1\n# escape=`\nFROM a\n",
+                '`',
+                Some("docker/dockerfile:1"),
+            ),
+            (
+                "# Syntax = docker/dockerfile:1.7 \nFROM a\n",
+                '\\',
+                Some("docker/dockerfile:1.7"),
+            ),
             ("# check=skip=all\n# escape=`\nFROM a\n", '`', None),
             // A comment that is not a directive ends directives.
             ("# hello\n# escape=`\nFROM a\n", '\\', None),
@@ -2525,8 +2546,16 @@ mod tests {
     #[test]
     fn directive_errors() {
         let cases: &[(&str, usize, &str)] = &[
-            ("# escape=`\n# escape=\\\nFROM a\n", 2, "only one escape parser directive"),
-            ("# syntax=a\n# SYNTAX=b\nFROM a\n", 2, "only one syntax parser directive"),
+            (
+                "# escape=`\n# escape=\\\nFROM a\n",
+                2,
+                "only one escape parser directive",
+            ),
+            (
+                "# syntax=a\n# SYNTAX=b\nFROM a\n",
+                2,
+                "only one syntax parser directive",
+            ),
             ("# escape=x\nFROM a\n", 1, "invalid escape token 'x'"),
             ("# escape=\\\\\nFROM a\n", 1, "invalid escape token"),
         ];
@@ -2593,14 +2622,18 @@ EXPOSE 1
     #[test]
     fn unknown_instruction_after_escaped_escape() {
         // `y z` on its own line is an unknown instruction `Y`.
-        let e = err("FROM a\nCOPY x\\\\\ny z\n");
-        assert_eq!(e, perr(3, "unknown instruction: Y"));
-        assert_eq!(e.to_string(), "line 3: unknown instruction: Y");
+        let e = err("FROM a\nCOPY x y\\\\\nz w\n");
+        assert_eq!(e, perr(3, "unknown instruction: Z"));
+        assert_eq!(e.to_string(), "line 3: unknown instruction: Z");
     }
 
     #[test]
     fn crlf_bom_and_case() {
-        let d = ok("\u{feff}from alpine as Build\r\ncopy \\\r\n  a \\\r\n  /b\r\nCoPy --FROM=x c d\r\n".replace("--FROM", "--from").as_str());
+        let d = ok(
+            "\u{feff}from alpine as Build\r\ncopy \\\r\n  a \\\r\n  /b\r\nCoPy --FROM=x c d\r\n"
+                .replace("--FROM", "--from")
+                .as_str(),
+        );
         assert_eq!(d.stages[0].name.as_deref(), Some("build"));
         let ins = last(&d);
         assert_eq!(ins[0].keyword, "COPY");
@@ -2649,7 +2682,10 @@ COPY real /x
             ]
         );
         assert_eq!(paths(copy_spec(&ins[0])), vec!["heredoc:EOF"]);
-        assert_eq!(paths(copy_spec(&ins[2])), vec!["heredoc:ONE", "heredoc:TWO"]);
+        assert_eq!(
+            paths(copy_spec(&ins[2])),
+            vec!["heredoc:ONE", "heredoc:TWO"]
+        );
         assert_eq!(copy_spec(&ins[2]).dest, "/dst/");
         assert_eq!(refs(&d, None), vec![(0, 16, "COPY".into(), "real".into())]);
     }
@@ -2659,24 +2695,54 @@ COPY real /x
         // (text, expected keywords with lines)
         let cases: &[(&str, &[(&str, usize)])] = &[
             // JSON form: no heredoc, the next line is an instruction.
-            ("FROM a\nRUN [\"cat\", \"<<EOF\"]\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 3)]),
+            (
+                "FROM a\nRUN [\"cat\", \"<<EOF\"]\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 3)],
+            ),
             // Quoted `<<EOF` is not a heredoc.
-            ("FROM a\nRUN echo \"<<EOF\"\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 3)]),
+            (
+                "FROM a\nRUN echo \"<<EOF\"\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 3)],
+            ),
             // Unbalanced quote: BuildKit finds no heredoc at all.
-            ("FROM a\nRUN echo don't <<EOF\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 3)]),
+            (
+                "FROM a\nRUN echo don't <<EOF\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 3)],
+            ),
             // Heredocs only for RUN/COPY/ADD.
-            ("FROM a\nCMD cat <<EOF\nEXPOSE 1\n", &[("CMD", 2), ("EXPOSE", 3)]),
+            (
+                "FROM a\nCMD cat <<EOF\nEXPOSE 1\n",
+                &[("CMD", 2), ("EXPOSE", 3)],
+            ),
             // `<<` alone, or with an empty word, is not a heredoc.
-            ("FROM a\nRUN echo << x\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 3)]),
-            ("FROM a\nRUN echo <<\"\"\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 3)]),
+            (
+                "FROM a\nRUN echo << x\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 3)],
+            ),
+            (
+                "FROM a\nRUN echo <<\"\"\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 3)],
+            ),
             // `<<-` strips leading tabs from the terminator only with `-`.
-            ("FROM a\nRUN cat <<EOF\n\tEOF\nEOF\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 5)]),
+            (
+                "FROM a\nRUN cat <<EOF\n\tEOF\nEOF\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 5)],
+            ),
             // Terminator with CRLF.
-            ("FROM a\r\nRUN cat <<EOF\r\nx\r\nEOF\r\nEXPOSE 1\r\n", &[("RUN", 2), ("EXPOSE", 5)]),
+            (
+                "FROM a\r\nRUN cat <<EOF\r\nx\r\nEOF\r\nEXPOSE 1\r\n",
+                &[("RUN", 2), ("EXPOSE", 5)],
+            ),
             // ONBUILD RUN heredoc is consumed too.
-            ("FROM a\nONBUILD RUN <<EOF\nFOO\nEOF\nEXPOSE 1\n", &[("ONBUILD", 2), ("EXPOSE", 5)]),
+            (
+                "FROM a\nONBUILD RUN <<EOF\nFOO\nEOF\nEXPOSE 1\n",
+                &[("ONBUILD", 2), ("EXPOSE", 5)],
+            ),
             // Heredoc after a continuation.
-            ("FROM a\nRUN \\\n  cat <<EOF\nx\nEOF\nEXPOSE 1\n", &[("RUN", 2), ("EXPOSE", 6)]),
+            (
+                "FROM a\nRUN \\\n  cat <<EOF\nx\nEOF\nEXPOSE 1\n",
+                &[("RUN", 2), ("EXPOSE", 6)],
+            ),
         ];
         for (text, want) in cases {
             let d = ok(text);
@@ -2694,8 +2760,16 @@ COPY real /x
             ("FROM a\nRUN cat <<EOF\nx\n", 2, "unterminated heredoc"),
             ("FROM a\nCOPY <<A <<B /x\nA\nb\n", 2, "unterminated heredoc"),
             ("FROM a\nRUN \\\n cat <<EOF\n", 2, "unterminated heredoc"),
-            ("FROM a\nCOPY x <<EOF\nEOF\n", 2, "COPY cannot accept a heredoc as a destination"),
-            ("FROM a\nRUN x\nCOPY <<EOF\nEOF\n", 3, "COPY requires at least two arguments"),
+            (
+                "FROM a\nCOPY x <<EOF\nEOF\n",
+                2,
+                "COPY cannot accept a heredoc as a destination",
+            ),
+            (
+                "FROM a\nRUN x\nCOPY <<EOF\nEOF\n",
+                3,
+                "COPY requires at least two arguments",
+            ),
         ];
         for (text, line, msg) in cases {
             let e = err(text);
@@ -2711,8 +2785,13 @@ COPY real /x
         assert_eq!(paths(&spec), vec!["a b", "c"]);
         assert_eq!(spec.dest, "/dst/");
         // With flags, escapes and unicode escapes.
-        let spec = first_copy("FROM a\nADD --chown=1:1 [ \"q\\\"uote\", \"\\u00e9t\\u00e9\", \"/d\" ] \n");
-        assert_eq!(paths(&spec), vec!["q\"uote", "été"]);
+        let spec =
+            first_copy("FROM a\nADD --chown=1:1 [ \"a\\u0020b\", \"\\u00e9t\\u00e9\", \"/d\" ] \n");
+        assert_eq!(paths(&spec), vec!["a b", "été"]);
+        // JSON strings are shell-processed afterwards, as in BuildKit: a lone
+        // quote is an error, a `$` is substituted.
+        let e = err("FROM a\nCOPY [\"q\\\"uote\", \"/d\"]\n");
+        assert!(e.message.contains("failed to process"), "{e}");
         assert_eq!(spec.chown.as_deref(), Some("1:1"));
         // Malformed JSON falls back to the shell form (as BuildKit does).
         let spec = first_copy("FROM a\nCOPY [\"a\", /dst\n");
@@ -2796,15 +2875,24 @@ COPY real /x
             ("COPY --keep-git-dir a b", "unknown flag: --keep-git-dir"),
             ("ADD --from=x a b", "unknown flag: --from"),
             ("ADD --parents a b", "unknown flag: --parents"),
-            ("COPY --from=a --from=b a b", "duplicate flag specified: --from"),
-            ("COPY --link=maybe a b", "expecting boolean value for flag --link"),
+            (
+                "COPY --from=a --from=b a b",
+                "duplicate flag specified: --from",
+            ),
+            (
+                "COPY --link=maybe a b",
+                "expecting boolean value for flag --link",
+            ),
             ("COPY --link= a b", "missing a value on flag: --link"),
             ("COPY --chown a b", "missing a value on flag: --chown"),
             ("COPY --exclude a b", "missing a value on flag: --exclude"),
             ("RUN --mounts=type=bind x", "unknown flag: --mounts"),
             ("FROM --platform a", "missing a value on flag: --platform"),
             ("WORKDIR --x /a", "unknown flag: --x"),
-            ("COPY --from=$STAGE a b", "variable expansion is not supported for --from"),
+            (
+                "COPY --from=$STAGE a b",
+                "variable expansion is not supported for --from",
+            ),
         ];
         for (ins, msg) in cases {
             let text = format!("FROM a\nRUN ok\n{ins}\n");
@@ -2826,7 +2914,10 @@ COPY real /x
             ),
             (
                 "--mount=type=BIND,src=a,dst=/a --mount=src=b,destination=/b,ro",
-                &[("bind", Some("a"), Some("/a"), None), ("bind", Some("b"), Some("/b"), None)],
+                &[
+                    ("bind", Some("a"), Some("/a"), None),
+                    ("bind", Some("b"), Some("/b"), None),
+                ],
             ),
             (
                 "--mount=type=cache,target=/root/.cache",
@@ -2837,7 +2928,10 @@ COPY real /x
                 &[("secret", None, Some("/run/secrets/npm"), None)],
             ),
             ("--mount=type=ssh", &[("ssh", None, None, None)]),
-            ("--mount=type=tmpfs,target=/tmp", &[("tmpfs", None, Some("/tmp"), None)]),
+            (
+                "--mount=type=tmpfs,target=/tmp",
+                &[("tmpfs", None, Some("/tmp"), None)],
+            ),
             (
                 "--mount=from=builder,source=/out,target=/in",
                 &[("bind", Some("/out"), Some("/in"), Some("builder"))],
@@ -2846,8 +2940,14 @@ COPY real /x
                 "--mount=\"type=bind,source=a,target=/a\"",
                 &[("bind", Some("a"), Some("/a"), None)],
             ),
+            // Quotes are removed by the flag reader: `b` is then a bare field.
             (
                 "--mount=type=bind,\"source=a,b\",target=/a",
+                &[("bind", Some("a"), Some("/a"), None)],
+            ),
+            // Escaped quotes survive to the CSV reader, which honours them.
+            (
+                "--mount=type=bind,\\\"source=a,b\\\",target=/a",
                 &[("bind", Some("a,b"), Some("/a"), None)],
             ),
             ("--network=none --security=insecure", &[]),
@@ -2872,9 +2972,13 @@ COPY real /x
     #[test]
     fn run_mount_errors() {
         let cases: &[(&str, &str)] = &[
-            ("--mount=from=$X,target=/a", "'from' doesn't support variable expansion"),
+            (
+                "--mount=from=$X,target=/a",
+                "'from' doesn't support variable expansion",
+            ),
             ("--mount=", "failed to parse csv mounts"),
-            ("--mount=source=a\"b", "failed to parse csv mounts"),
+            // Flag quotes are removed first: an escaped quote reaches the CSV reader.
+            ("--mount=source=a\\\"b", "failed to parse csv mounts"),
             ("--mount", "missing a value on flag: --mount"),
         ];
         for (flags, msg) in cases {
@@ -2895,7 +2999,15 @@ FROM BUILD AS final
         let got: Vec<_> = d
             .stages
             .iter()
-            .map(|s| (s.index, s.name.as_deref(), s.base.as_str(), s.base_stage, s.line))
+            .map(|s| {
+                (
+                    s.index,
+                    s.name.as_deref(),
+                    s.base.as_str(),
+                    s.base_stage,
+                    s.line,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -2918,8 +3030,16 @@ FROM BUILD AS final
         let cases: &[(&str, usize, &str)] = &[
             ("FROM a AS 1x\n", 1, "invalid name for build stage"),
             ("FROM a AS b_c!\n", 1, "invalid name for build stage"),
-            ("FROM a b\n", 1, "FROM requires either one or three arguments"),
-            ("FROM a AS b c\n", 1, "FROM requires either one or three arguments"),
+            (
+                "FROM a b\n",
+                1,
+                "FROM requires either one or three arguments",
+            ),
+            (
+                "FROM a AS b c\n",
+                1,
+                "FROM requires either one or three arguments",
+            ),
             ("FROM\n", 1, "FROM requires either one or three arguments"),
             ("ARG X=\nFROM $X\n", 2, "base name ($X) should not be blank"),
             ("FROM a\nCOPY --from=5 x y\n", 2, "invalid stage index 5"),
@@ -2930,16 +3050,32 @@ FROM BUILD AS final
             ("# only\n\n# comments\n", 3, "file with no instructions"),
             ("FROM a\nFOO bar\n", 2, "unknown instruction: FOO"),
             ("FROM a\nCOPY\n", 2, "COPY requires at least two arguments"),
-            ("FROM a\nRUN x\nADD \\\n  onlyone\n", 3, "ADD requires at least two arguments"),
-            ("FROM a\nWORKDIR\n", 2, "WORKDIR requires exactly one argument"),
+            (
+                "FROM a\nRUN x\nADD \\\n  onlyone\n",
+                3,
+                "ADD requires at least two arguments",
+            ),
+            (
+                "FROM a\nWORKDIR\n",
+                2,
+                "WORKDIR requires exactly one argument",
+            ),
             ("FROM a\nENV\n", 2, "ENV requires at least one argument"),
             ("FROM a\nENV A\n", 2, "ENV must have two arguments"),
             ("FROM a\nENV A=1 B\n", 2, "can't find = in"),
             ("FROM a\nARG =x\n", 2, "ARG names can not be blank"),
             ("FROM a\nSHELL sh -c\n", 2, "JSON form"),
             ("FROM a\nONBUILD ONBUILD RUN x\n", 2, "chaining ONBUILD"),
-            ("FROM a\nONBUILD FROM x\n", 2, "FROM isn't allowed as an ONBUILD trigger"),
-            ("FROM a\nVOLUME [\"\"]\n", 2, "VOLUME specified can not be an empty string"),
+            (
+                "FROM a\nONBUILD FROM x\n",
+                2,
+                "FROM isn't allowed as an ONBUILD trigger",
+            ),
+            (
+                "FROM a\nVOLUME [\"\"]\n",
+                2,
+                "VOLUME specified can not be an empty string",
+            ),
         ];
         for (text, line, msg) in cases {
             let e = err(text);
@@ -2997,7 +3133,10 @@ COPY final.txt /
                 "tools.txt".into()
             ])
         );
-        assert_eq!(d.follow_paths(Some("unused")), Some(vec!["unused.txt".to_string()]));
+        assert_eq!(
+            d.follow_paths(Some("unused")),
+            Some(vec!["unused.txt".to_string()])
+        );
         assert_eq!(d.follow_paths(Some("cachesrc")), Some(vec![]));
     }
 
@@ -3029,24 +3168,48 @@ RUN --mount=type=secret,id=s --mount=type=ssh --mount=type=tmpfs,target=/t --mou
 ";
         let d = ok(text);
         let ins = last(&d);
-        assert_eq!(paths(copy_spec(&ins[1])), vec!["url:https://example.com/a.tgz"]);
-        assert_eq!(paths(copy_spec(&ins[2])), vec!["git:git@github.com:moby/buildkit.git"]);
-        assert_eq!(paths(copy_spec(&ins[3])), vec!["git:https://github.com/moby/buildkit.git#v0.1"]);
+        assert_eq!(
+            paths(copy_spec(&ins[1])),
+            vec!["url:https://example.com/a.tgz"]
+        );
+        assert_eq!(
+            paths(copy_spec(&ins[2])),
+            vec!["git:git@github.com:moby/buildkit.git"]
+        );
+        assert_eq!(
+            paths(copy_spec(&ins[3])),
+            vec!["git:https://github.com/moby/buildkit.git#v0.1"]
+        );
         assert_eq!(paths(copy_spec(&ins[4])), vec!["git:ssh://host/repo"]);
         assert_eq!(paths(copy_spec(&ins[7])), vec!["url:http://example.com/x"]);
         // COPY takes no git sources: a context path.
-        assert_eq!(paths(copy_spec(&ins[8])), vec!["git@github.com:moby/buildkit.git"]);
+        assert_eq!(
+            paths(copy_spec(&ins[8])),
+            vec!["git@github.com:moby/buildkit.git"]
+        );
         let got = d.context_refs(None);
         let got: Vec<(usize, &str, &str, &str)> = got
             .iter()
-            .map(|r| (r.line, r.keyword.as_str(), r.path.as_str(), r.normalized.as_str()))
+            .map(|r| {
+                (
+                    r.line,
+                    r.keyword.as_str(),
+                    r.path.as_str(),
+                    r.normalized.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
                 (2, "COPY", ".", "/"),
                 (7, "ADD", "local.tgz", "/local.tgz"),
-                (11, "COPY", "git@github.com:moby/buildkit.git", "/git@github.com:moby/buildkit.git"),
+                (
+                    11,
+                    "COPY",
+                    "git@github.com:moby/buildkit.git",
+                    "/git@github.com:moby/buildkit.git"
+                ),
                 (12, "RUN", ".", "/"),
             ]
         );
@@ -3077,25 +3240,68 @@ RUN --mount=type=secret,id=s --mount=type=ssh --mount=type=tmpfs,target=/t --mou
         type Case<'a> = (&'a str, &'a [&'a str], &'a str, bool, &'a [&'a str]);
         let cases: &[Case] = &[
             ("ARG SRC=app\nCOPY $SRC /dst", &["app"], "/dst", true, &[]),
-            ("ARG SRC=app\nCOPY ${SRC}/x /${SRC}", &["app/x"], "/app", true, &[]),
+            (
+                "ARG SRC=app\nCOPY ${SRC}/x /${SRC}",
+                &["app/x"],
+                "/app",
+                true,
+                &[],
+            ),
             ("ENV D=/opt\nCOPY a $D/", &["a"], "/opt/", true, &[]),
-            ("ARG V\nCOPY app-$V.tar /", &["app-$V.tar"], "/", false, &["V"]),
-            ("COPY $UNDECLARED /", &["$UNDECLARED"], "/", false, &["UNDECLARED"]),
+            (
+                "ARG V\nCOPY app-$V.tar /",
+                &["app-$V.tar"],
+                "/",
+                false,
+                &["V"],
+            ),
+            (
+                "COPY $UNDECLARED /",
+                &["$UNDECLARED"],
+                "/",
+                false,
+                &["UNDECLARED"],
+            ),
             ("ARG E=\nCOPY ${E:-def} /", &["def"], "/", true, &[]),
             ("ARG E=\nCOPY ${E-def}x /", &["x"], "/", true, &[]),
             ("ARG E=set\nCOPY ${E:+alt} /", &["alt"], "/", true, &[]),
             ("ARG E=\nCOPY ${E:+alt}z /", &["z"], "/", true, &[]),
             ("ARG U\nCOPY ${U:-d} /", &["${U:-d}"], "/", false, &["U"]),
-            ("ARG F=a/b/c.tar.gz\nCOPY ${F%.*} ${F%%.*} ${F#*/} ${F##*/} /", &["a/b/c.tar", "a/b/c", "b/c.tar.gz", "c.tar.gz"], "/", true, &[]),
-            ("ARG F=aXbX\nCOPY ${F/X/-} ${F//X/-} /", &["a-bX", "a-b-"], "/", true, &[]),
+            (
+                "ARG F=a/b/c.tar.gz\nCOPY ${F%.*} ${F%%.*} ${F#*/} ${F##*/} /",
+                &["a/b/c.tar", "a/b/c", "b/c.tar.gz", "c.tar.gz"],
+                "/",
+                true,
+                &[],
+            ),
+            (
+                "ARG F=aXbX\nCOPY ${F/X/-} ${F//X/-} /",
+                &["a-bX", "a-b-"],
+                "/",
+                true,
+                &[],
+            ),
             ("ARG A=1\nARG B=${A}2\nCOPY $B /", &["12"], "/", true, &[]),
             ("ARG A\nARG B=${A}2\nCOPY $B /", &["$B"], "/", false, &["B"]),
             ("ENV A=1 B=$A\nCOPY x$B /", &["x$B"], "/", false, &["B"]),
             ("ARG X=arg\nENV X=env\nCOPY $X /", &["env"], "/", true, &[]),
             ("ENV X=env\nARG X=arg\nCOPY $X /", &["env"], "/", true, &[]),
-            ("ENV X \"a b\"\nCOPY [\"$X\", \"/\"]", &["a b"], "/", true, &[]),
-            ("ARG S=s\nCOPY \\$S '$S' \"$S\" /", &["$S", "$S", "s"], "/", true, &[]),
-            ("ARG S=s\nCOPY $$ a$ /", &["$$", "a$"], "/", false, &[]),
+            (
+                "ENV X \"a b\"\nCOPY [\"$X\", \"/\"]",
+                &["a b"],
+                "/",
+                true,
+                &[],
+            ),
+            (
+                "ARG S=s\nCOPY \\$S '$S' \"$S\" /",
+                &["$S", "$S", "s"],
+                "/",
+                true,
+                &[],
+            ),
+            // `$$` is the special parameter `$` (not known); a lone `$` stays.
+            ("ARG S=s\nCOPY $$ a$ /", &["$$", "a$"], "/", false, &["$"]),
         ];
         for (body, want, dest, expanded, unresolved) in cases {
             let spec = first_copy(&format!("FROM img\n{body}\n"));
@@ -3125,15 +3331,16 @@ RUN --mount=type=secret,id=s --mount=type=ssh --mount=type=tmpfs,target=/t --mou
         let cases: &[&str] = &[
             "ARG A=1\nCOPY ${A /",
             "ARG A=1\nCOPY ${} /",
-            "ARG A=1\nCOPY ${A:?} /x",
             "ARG A=\nCOPY ${A:?must be set} /",
             "ARG A=1\nCOPY ${A!x} /",
-            "COPY 'unterminated /",
+            "RUN true\nCOPY 'unterminated /",
         ];
         for body in cases {
             let e = err(&format!("FROM a\n{body}\n"));
             assert_eq!(e.line, 3, "{body}: {e}");
         }
+        let e = err("FROM a\nARG A=1\nCOPY ${A /\n");
+        assert!(e.message.contains("missing '}'"), "{e}");
         // A known, non-empty value passes `:?`.
         let spec = first_copy("FROM a\nARG A=1\nCOPY ${A:?} /\n");
         assert_eq!(paths(&spec), vec!["1"]);
@@ -3167,29 +3374,48 @@ FROM --platform=$BUILDPLATFORM img AS five
             ]
         );
         let bases: Vec<&str> = d.stages.iter().map(|s| s.base.as_str()).collect();
-        assert_eq!(bases, vec!["alpine:3.19", "alpine", "${NODEF:-x}", "busybox", "img"]);
+        assert_eq!(
+            bases,
+            vec!["alpine:3.19", "alpine", "${NODEF:-x}", "busybox", "img"]
+        );
         assert_eq!(d.stages[4].platform.as_deref(), Some("$BUILDPLATFORM"));
         // A global ARG is not visible in a stage unless redeclared.
         assert_eq!(paths(copy_spec(&d.stages[0].instructions[0])), vec!["$DIR"]);
-        assert_eq!(paths(copy_spec(&d.stages[1].instructions[2])), vec!["srcdir/local"]);
+        assert_eq!(
+            paths(copy_spec(&d.stages[1].instructions[2])),
+            vec!["srcdir/local"]
+        );
     }
 
     #[test]
     fn build_args_override() {
-        let text = "ARG TAG=1\nARG NODEF\nFROM img:$TAG\nARG NODEF\nARG LOCAL=l\nCOPY $NODEF $LOCAL /\n";
-        let d = parse_with_build_args(text, &[("TAG", "2"), ("NODEF", "n"), ("LOCAL", "L"), ("OTHER", "o")])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let text =
+            "ARG TAG=1\nARG NODEF\nFROM img:$TAG\nARG NODEF\nARG LOCAL=l\nCOPY $NODEF $LOCAL /\n";
+        let d = parse_with_build_args(
+            text,
+            &[("TAG", "2"), ("NODEF", "n"), ("LOCAL", "L"), ("OTHER", "o")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.stages[0].base, "img:2");
-        assert_eq!(paths(copy_spec(&d.stages[0].instructions[2])), vec!["n", "L"]);
+        assert_eq!(
+            paths(copy_spec(&d.stages[0].instructions[2])),
+            vec!["n", "L"]
+        );
         let d = ok(text);
         assert_eq!(d.stages[0].base, "img:1");
-        assert_eq!(paths(copy_spec(&d.stages[0].instructions[2])), vec!["$NODEF", "l"]);
+        assert_eq!(
+            paths(copy_spec(&d.stages[0].instructions[2])),
+            vec!["$NODEF", "l"]
+        );
     }
 
     #[test]
     fn env_and_args_inherited_from_base_stage() {
         let d = ok("FROM a AS base\nENV APP=/app\nARG V=1\nFROM base\nCOPY $APP/$V /\nFROM a\nCOPY $APP /\n");
-        assert_eq!(paths(copy_spec(&d.stages[1].instructions[0])), vec!["/app/1"]);
+        assert_eq!(
+            paths(copy_spec(&d.stages[1].instructions[0])),
+            vec!["/app/1"]
+        );
         assert_eq!(paths(copy_spec(&d.stages[2].instructions[0])), vec!["$APP"]);
     }
 
@@ -3202,6 +3428,13 @@ FROM --platform=$BUILDPLATFORM img AS five
         assert_eq!(d.follow_paths(None), None);
         let d = ok("FROM a\nARG SRC\nRUN --mount=source=$SRC,target=/s true\n");
         assert!(d.context_refs(None)[0].unresolved);
+        // A mount type that is not known is kept as written: not a bind mount.
+        let d = ok("FROM a\nARG T\nRUN --mount=type=$T,target=/s true\n");
+        assert_eq!(
+            mounts("FROM a\nARG T\nRUN --mount=type=$T true\n")[0].kind,
+            "$T"
+        );
+        assert_eq!(d.follow_paths(None), Some(vec![]));
         // A literal `$` that is escaped is not unresolved.
         let d = ok("FROM a\nCOPY \\$file /\n");
         assert_eq!(d.follow_paths(None), Some(vec!["$file".to_string()]));
@@ -3229,8 +3462,19 @@ MAINTAINER me
         assert_eq!(
             kws,
             vec![
-                "LABEL", "ENV", "EXPOSE", "VOLUME", "USER", "WORKDIR", "SHELL", "HEALTHCHECK",
-                "STOPSIGNAL", "CMD", "ENTRYPOINT", "ONBUILD", "MAINTAINER"
+                "LABEL",
+                "ENV",
+                "EXPOSE",
+                "VOLUME",
+                "USER",
+                "WORKDIR",
+                "SHELL",
+                "HEALTHCHECK",
+                "STOPSIGNAL",
+                "CMD",
+                "ENTRYPOINT",
+                "ONBUILD",
+                "MAINTAINER"
             ]
         );
         assert!(last(&d).iter().all(|i| i.kind == InstructionKind::Other));
@@ -3247,17 +3491,25 @@ MAINTAINER me
 
     #[test]
     fn words_and_json_helpers() {
-        assert_eq!(parse_words("a \"b c\" d\\ e 'f\\'", '\\'), vec!["a", "\"b c\"", "d\\ e", "'f\\'"]);
-        assert!(matches!(parse_json_array("[]"), Json::Strings(v) if v.is_empty()));
-        assert!(matches!(parse_json_array("[\"a\"] x"), Json::NotJson));
-        assert!(matches!(parse_json_array("[\"\\ud83d\\ude00\"]"), Json::Strings(v) if v == ["😀"]));
-        assert!(matches!(parse_json_array("[1.5e+3, -0]"), Json::NonString));
-        assert!(matches!(parse_json_array("[01]"), Json::NotJson));
-        assert!(matches!(parse_json_array("[\"a\nb\"]"), Json::NotJson));
+        assert_eq!(
+            parse_words("a \"b c\" d\\ e 'f\\'", '\\'),
+            vec!["a", "\"b c\"", "d\\ e", "'f\\'"]
+        );
+        assert!(matches!(parse_json_array("[]"), JsonArgs::Strings(v) if v.is_empty()));
+        assert!(matches!(parse_json_array("[\"a\"] x"), JsonArgs::NotJson));
+        assert!(
+            matches!(parse_json_array("[\"\\ud83d\\ude00\"]"), JsonArgs::Strings(v) if v == ["😀"])
+        );
+        assert!(matches!(
+            parse_json_array("[1.5e+3, -0]"),
+            JsonArgs::NonString
+        ));
+        assert!(matches!(parse_json_array("[01]"), JsonArgs::NotJson));
+        assert!(matches!(parse_json_array("[\"a\nb\"]"), JsonArgs::NotJson));
         let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
-        assert!(matches!(parse_json_array(&deep), Json::NotJson));
+        assert!(matches!(parse_json_array(&deep), JsonArgs::NotJson));
         let deep_ok = format!("[\"a\", {}{}]", "[".repeat(500), "]".repeat(500));
-        assert!(matches!(parse_json_array(&deep_ok), Json::NonString));
+        assert!(matches!(parse_json_array(&deep_ok), JsonArgs::NonString));
         assert_eq!(join_abs("a/../../b/./c/"), "/b/c");
         assert_eq!(join_abs(""), "/");
         assert!(is_git_ref("git@github.com:a/b"));
@@ -3345,7 +3597,13 @@ ENTRYPOINT [\"/app\"]\r
         );
         assert_eq!(
             d.follow_paths(None),
-            Some(vec!["a b".to_string(), "cé".into(), "go.mod".into(), "go.sum".into(), "vendor".into()])
+            Some(vec![
+                "a b".to_string(),
+                "cé".into(),
+                "go.mod".into(),
+                "go.sum".into(),
+                "vendor".into()
+            ])
         );
         assert_eq!(d.reachable_stages(None), vec![0, 1]);
         let stage0 = &d.stages[0].instructions;

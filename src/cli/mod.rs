@@ -1,0 +1,156 @@
+//! Argument parsing, dispatch, exit codes. Results go to stdout,
+//! diagnostics to stderr; exit 0 ok, 1 a check or lint failed, 2 usage or
+//! input error.
+
+mod explain;
+mod ls;
+pub mod output;
+mod pack;
+mod report;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ctxray::context::{Context, IgnoreSource, Options};
+use ctxray::walk::Engine;
+
+use output::ColorWhen;
+
+/// Shows exactly what `docker build` sends as its build context, and why.
+///
+/// With no subcommand, `ctxray [CONTEXT]` runs `report`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ctxray",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    report: report::ReportArgs,
+    /// When to use colors.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    color: ColorWhen,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// What is sent and left out: summary, categories, savings by rule, largest items.
+    Report(report::ReportArgs),
+    /// List every entry the engine sends, in send order.
+    Ls(ls::LsArgs),
+    /// Explain why paths are sent or left out: the deciding line of the ignore file.
+    Explain(explain::ExplainArgs),
+    /// Write the context tar, byte-identical to what the Docker CLI uploads.
+    Pack(pack::PackArgs),
+}
+
+/// The engine, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// BuildKit, the default `docker build` since Docker 23.
+    Buildkit,
+    /// The legacy builder (DOCKER_BUILDKIT=0) and the Engine API tar.
+    Classic,
+}
+
+impl From<EngineArg> for Engine {
+    fn from(e: EngineArg) -> Engine {
+        match e {
+            EngineArg::Buildkit => Engine::Buildkit,
+            EngineArg::Classic => Engine::Classic,
+        }
+    }
+}
+
+/// Options that say which context and how Docker reads it.
+#[derive(Debug, Clone, Args)]
+pub struct ContextArgs {
+    /// The Dockerfile, relative to the current directory as with `docker build -f`.
+    #[arg(short = 'f', long = "file", value_name = "DOCKERFILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Use this ignore file instead of the context's .dockerignore.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_ignore")]
+    pub ignore_file: Option<PathBuf>,
+    /// Act as if there were no ignore file.
+    #[arg(long)]
+    pub no_ignore: bool,
+}
+
+impl ContextArgs {
+    pub fn options(&self, context: PathBuf, engine: Engine) -> Options {
+        let mut o = Options::new(context, engine);
+        o.dockerfile = self.dockerfile.clone();
+        o.ignore = match (&self.ignore_file, self.no_ignore) {
+            (_, true) => IgnoreSource::None,
+            (Some(f), _) => IgnoreSource::File(f.clone()),
+            (None, false) => IgnoreSource::Auto,
+        };
+        o
+    }
+}
+
+/// How a command ended.
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: a check or lint failed.
+    #[allow(dead_code)] // used by `lint` and `check`
+    Failed,
+}
+
+/// Global settings every command sees.
+pub struct Global {
+    pub color: bool,
+}
+
+pub fn open(args: &ContextArgs, context: PathBuf, engine: Engine) -> anyhow::Result<Context> {
+    let ctx = Context::open(&args.options(context, engine))?;
+    for w in &ctx.warnings {
+        eprintln!("ctxray: warning: {}", output::sanitize_str(w));
+    }
+    Ok(ctx)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || matches!(c.downcast_ref::<ctxray::error::Error>(), Some(ctxray::error::Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let g = Global {
+        color: output::use_color(cli.color),
+    };
+    let result = match cli.command {
+        None => report::run(&cli.report, &g),
+        Some(Command::Report(a)) => report::run(&a, &g),
+        Some(Command::Ls(a)) => ls::run(&a, &g),
+        Some(Command::Explain(a)) => explain::run(&a, &g),
+        Some(Command::Pack(a)) => pack::run(&a, &g),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = io::stdout().flush();
+            eprintln!("ctxray: error: {}", output::sanitize_str(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}

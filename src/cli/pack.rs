@@ -1,0 +1,104 @@
+//! `ctxray pack`: the context tar, written atomically.
+
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use ctxray::archive::pack;
+
+use super::{ContextArgs, EngineArg, Global, Outcome};
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    context: PathBuf,
+    #[command(flatten)]
+    ctx: ContextArgs,
+    /// Which engine's file set (the tar format is the classic builder's).
+    #[arg(long, value_enum, default_value = "classic")]
+    engine: EngineArg,
+    /// Output file; `-` for stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Gzip the stream (what `docker build --compress` sends).
+    #[arg(long)]
+    gzip: bool,
+}
+
+fn write_to<W: Write>(
+    ctx: &ctxray::context::Context,
+    out: W,
+    gzip: bool,
+    skip: impl FnMut(&Path) -> bool,
+) -> anyhow::Result<ctxray::archive::PackSummary> {
+    if gzip {
+        let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        let (gz, summary) = pack(ctx, gz, skip)?;
+        gz.finish()?.flush()?;
+        Ok(summary)
+    } else {
+        let (mut out, summary) = pack(ctx, out, skip)?;
+        out.flush()?;
+        Ok(summary)
+    }
+}
+
+pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
+    let ctx = super::open(&a.ctx, a.context.clone(), a.engine.into())?;
+    let summary = if a.output.as_os_str() == "-" {
+        if io::stdout().is_terminal() {
+            bail!("refusing to write a binary tar to a terminal; use -o FILE or redirect stdout");
+        }
+        let stdout = io::stdout();
+        write_to(
+            &ctx,
+            BufWriter::with_capacity(1 << 20, stdout.lock()),
+            a.gzip,
+            |_| false,
+        )?
+    } else {
+        let out = std::path::absolute(&a.output)?;
+        let dir = out
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let dir = fs::canonicalize(&dir)
+            .with_context(|| format!("output directory {}", dir.display()))?;
+        let name = out
+            .file_name()
+            .context("the output path has no file name")?;
+        let final_path = dir.join(name);
+        // Written beside the target and renamed into place: an interrupted
+        // run never leaves a half-written file where the real one was.
+        let tmp = tempfile::Builder::new()
+            .prefix(".ctxray-pack-")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        let tmp_path = tmp.path().to_path_buf();
+        // Neither the output nor its temporary file ever goes into the archive.
+        let skip = |p: &Path| p == final_path || p == tmp_path;
+        let summary = write_to(
+            &ctx,
+            BufWriter::with_capacity(1 << 20, tmp.as_file()),
+            a.gzip,
+            skip,
+        )?;
+        tmp.as_file().sync_all().ok();
+        tmp.persist(&final_path)
+            .with_context(|| format!("writing {}", final_path.display()))?;
+        summary
+    };
+    for w in &summary.warnings {
+        eprintln!("ctxray: warning: {}", super::output::sanitize_str(w));
+    }
+    eprintln!(
+        "ctxray: packed {} entries, {} bytes ({} engine)",
+        summary.entries,
+        summary.bytes,
+        ctx.engine.name()
+    );
+    Ok(Outcome::Ok)
+}

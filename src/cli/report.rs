@@ -1,0 +1,202 @@
+//! `ctxray report` (the default command): what is sent and why it is big.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use ctxray::report::{build, Report, ReportOptions};
+
+use super::output::{bar, percent, sanitize_str, size, Paint};
+use super::{ContextArgs, EngineArg, Global, Outcome};
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    context: PathBuf,
+    #[command(flatten)]
+    ctx: ContextArgs,
+    /// Which of Docker's engines to follow.
+    #[arg(long, value_enum, default_value = "buildkit")]
+    engine: EngineArg,
+    /// How many of the largest directories and files to show.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Show the sent context as a size tree.
+    #[arg(long)]
+    tree: bool,
+    /// Depth of the tree.
+    #[arg(long, default_value_t = 3, value_name = "N", requires = "tree")]
+    depth: usize,
+    /// One JSON object (schema 1, raw byte counts).
+    #[arg(long)]
+    json: bool,
+}
+
+fn json(ctx: &ctxray::context::Context, r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "schema": 1,
+        "context": ctx.root.to_string_lossy(),
+        "engine": ctx.engine.name(),
+        "ignore_file": ctx.ignore.as_ref().map(|f| f.display.clone()),
+        "included": r.included,
+        "excluded": r.excluded,
+        "tar_bytes": r.tar_bytes,
+        "tar_bytes_without_ignore": r.tar_bytes_without_ignore,
+        "categories": r.categories.iter().map(|(c, n)| serde_json::json!({"name": c.name(), "files": n.files, "bytes": n.bytes})).collect::<Vec<_>>(),
+        "rules": r.rules.iter().map(|x| serde_json::json!({"line": x.line, "pattern": x.pattern, "files": x.files, "bytes": x.bytes, "dead": x.dead})).collect::<Vec<_>>(),
+        "largest": { "dirs": r.largest_dirs, "files": r.largest_files },
+        "hints": r.hints,
+        "tree": r.tree,
+        "warnings": r.warnings,
+    })
+}
+
+pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
+    let ctx = super::open(&a.ctx, a.context.clone(), a.engine.into())?;
+    let opts = ReportOptions {
+        top: a.top,
+        tree_depth: if a.tree { a.depth } else { 0 },
+    };
+    let r = build(&ctx, opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json(&ctx, &r))?);
+        return Ok(Outcome::Ok);
+    }
+    for w in &r.warnings {
+        eprintln!("ctxray: warning: {}", sanitize_str(w));
+    }
+    let p = Paint(g.color);
+    let ignore = match &ctx.ignore {
+        Some(f) => format!("{} ({} rules)", sanitize_str(&f.display), f.lines.len()),
+        None => "no ignore file".into(),
+    };
+    println!(
+        "{} {} · engine {} · {}",
+        p.bold("ctxray"),
+        sanitize_str(&a.context.to_string_lossy()),
+        ctx.engine.name(),
+        ignore
+    );
+    println!();
+    println!(
+        "  {}  {:>7} files {:>10}   (tar {})",
+        p.green("sent    "),
+        r.included.files,
+        size(r.included.bytes),
+        size(r.tar_bytes)
+    );
+    println!(
+        "  {}  {:>7} files {:>10}",
+        p.red("left out"),
+        r.excluded.files,
+        size(r.excluded.bytes)
+    );
+    let saved = r.tar_bytes_without_ignore.saturating_sub(r.tar_bytes);
+    println!(
+        "  {}  without {}: tar {} → {} with it ({} smaller)",
+        p.cyan("savings "),
+        ctx.ignore
+            .as_ref()
+            .map_or(".dockerignore".into(), |f| sanitize_str(&f.display)),
+        size(r.tar_bytes_without_ignore),
+        size(r.tar_bytes),
+        percent(saved, r.tar_bytes_without_ignore)
+    );
+
+    if !r.categories.is_empty() {
+        println!();
+        println!("{}", p.bold("Left out, by category"));
+        let max = r.categories.iter().map(|c| c.1.bytes).max().unwrap_or(0);
+        for (cat, n) in &r.categories {
+            println!(
+                "  {:<20} {:>6} files {:>10}  {}",
+                cat.name(),
+                n.files,
+                size(n.bytes),
+                p.dim(&bar(n.bytes, max, 20))
+            );
+        }
+    }
+
+    if !r.rules.is_empty() {
+        println!();
+        println!(
+            "{}",
+            p.bold("Savings by rule (files and bytes each line decides to leave out)")
+        );
+        for rule in &r.rules {
+            let note = if rule.dead {
+                p.yellow("  decides nothing here (dead or shadowed)")
+            } else {
+                String::new()
+            };
+            println!(
+                "  L{:<4} {:<28} {:>6} files {:>10}{note}",
+                rule.line,
+                sanitize_str(&rule.pattern),
+                rule.files,
+                size(rule.bytes)
+            );
+        }
+    }
+
+    let total = r.included.bytes;
+    if !r.largest_dirs.is_empty() || !r.largest_files.is_empty() {
+        println!();
+        println!("{}", p.bold("Biggest things still sent"));
+        if !r.largest_dirs.is_empty() {
+            println!("  {}", p.dim("directories"));
+        }
+        for d in &r.largest_dirs {
+            println!(
+                "  {:>10} {:>6}  {}  {}/",
+                size(d.bytes),
+                percent(d.bytes, total),
+                p.dim(&bar(d.bytes, total, 20)),
+                sanitize_str(&d.path)
+            );
+        }
+        if !r.largest_files.is_empty() {
+            println!("  {}", p.dim("files"));
+        }
+        for f in &r.largest_files {
+            println!(
+                "  {:>10} {:>6}  {}  {}",
+                size(f.bytes),
+                percent(f.bytes, total),
+                p.dim(&bar(f.bytes, total, 20)),
+                sanitize_str(&f.path)
+            );
+        }
+    }
+
+    if !r.hints.is_empty() {
+        println!();
+        println!("{}", p.bold("Hints"));
+        for h in &r.hints {
+            println!(
+                "  {}/ ({}, {}) is sent: add `{}` to the ignore file",
+                sanitize_str(&h.path),
+                h.category.name(),
+                size(h.bytes),
+                sanitize_str(&h.suggestion)
+            );
+        }
+    }
+
+    if a.tree {
+        println!();
+        println!("{}", p.bold("Sent context"));
+        for n in &r.tree {
+            let name = n.path.rsplit('/').next().unwrap_or(&n.path);
+            println!(
+                "  {:>10}  {}{}{}",
+                size(n.bytes),
+                "  ".repeat(n.depth.saturating_sub(1)),
+                sanitize_str(name),
+                if n.dir { "/" } else { "" }
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
