@@ -1,0 +1,1 @@
+//! Real docker CLI differential tests (placeholder).
