@@ -372,10 +372,20 @@ impl<W: Write> TarBuilder<W> {
 
     /// [`TarBuilder::add`] with the entry's `lstat` already done.
     pub fn add_with_meta(&mut self, rel: &[u8], abs: &Path, meta: &Metadata) -> io::Result<Added> {
-        let mut spec = match header_spec(rel, abs, meta) {
-            Ok(s) => s,
-            Err(r) => return Ok(Added::Skipped(r)),
-        };
+        match header_spec(rel, abs, meta) {
+            Ok(spec) => self.add_spec(spec, abs, meta),
+            Err(r) => Ok(Added::Skipped(r)),
+        }
+    }
+
+    /// [`TarBuilder::add`] with the header already built by [`header_spec`]
+    /// (so several builders can share one `lstat` and xattr read).
+    pub fn add_spec(
+        &mut self,
+        mut spec: HeaderSpec,
+        abs: &Path,
+        meta: &Metadata,
+    ) -> io::Result<Added> {
         let mut hardlink = false;
         if !meta.is_dir() && meta.nlink() > 1 {
             if let Some(first) = self.seen_inodes.get(&meta.ino()) {

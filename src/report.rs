@@ -225,8 +225,12 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                     path: e.abs.to_path_buf(),
                     source: err,
                 };
-                // Without any ignore file, every entry is sent in walk order.
-                tar_all.add_with_meta(e.path, e.abs, &meta).map_err(io)?;
+                // One header per entry feeds both size counters. Without any
+                // ignore file, every entry is sent, in walk order.
+                let spec = crate::archive::header_spec(e.path, e.abs, &meta);
+                if let Ok(spec) = &spec {
+                    tar_all.add_spec(spec.clone(), e.abs, &meta).map_err(io)?;
+                }
                 let name = e.path.rsplit(|&c| c == b'/').next().unwrap_or(e.path);
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
@@ -246,9 +250,11 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                 }
                 match e.status {
                     Status::Sent => {
-                        if let crate::archive::Added::Skipped(crate::archive::SkipReason::Socket) =
-                            tar.add_with_meta(e.path, e.abs, &meta).map_err(io)?
-                        {
+                        let added = match spec {
+                            Ok(spec) => tar.add_spec(spec, e.abs, &meta).map_err(io)?,
+                            Err(r) => crate::archive::Added::Skipped(r),
+                        };
+                        if added == crate::archive::Added::Skipped(crate::archive::SkipReason::Socket) {
                             warnings.push(format!("{}: a socket; Docker's tar writer skips it", lossy(e.path)));
                         }
                         if is_file {
