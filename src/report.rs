@@ -180,6 +180,9 @@ struct DirAcc {
     sent_bytes: u64,
     category: Option<Category>,
     tree_index: Option<usize>,
+    /// BuildKit: an excluded directory walked into; sent (and counted)
+    /// only if something below it is sent.
+    pending: Option<(crate::archive::HeaderSpec, fs::Metadata, std::path::PathBuf)>,
 }
 
 fn push_top(v: &mut Vec<Sized>, item: Sized, n: usize) {
@@ -231,6 +234,10 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                 if let Ok(spec) = &spec {
                     tar_all.add_spec(spec.clone(), e.abs, &meta).map_err(io)?;
                 }
+                let pending = match (&spec, e.status) {
+                    (Ok(s), Status::Pending) => Some((s.clone(), meta.clone(), e.abs.to_path_buf())),
+                    _ => None,
+                };
                 let name = e.path.rsplit(|&c| c == b'/').next().unwrap_or(e.path);
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
@@ -323,11 +330,20 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                         sent_bytes: 0,
                         category,
                         tree_index,
+                        pending,
                     });
                 }
             }
             Event::Leave { path, sent } => {
-                if let Some(d) = stack.pop() {
+                if let Some(mut d) = stack.pop() {
+                    if let Some((spec, meta, abs)) = d.pending.take() {
+                        if sent {
+                            included.dirs += 1;
+                            tar.add_spec(spec, &abs, &meta).map_err(|err| Error::Io { path: abs.clone(), source: err })?;
+                        } else {
+                            excluded.dirs += 1;
+                        }
+                    }
                     if let Some(i) = d.tree_index {
                         if let Some(n) = tree.get_mut(i) {
                             n.bytes = d.sent_bytes;

@@ -136,7 +136,9 @@ pub enum Event<'a> {
 /// Only what is sent (skipping what the engine skips), or everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkMode {
-    /// Sent entries only, in send order.
+    /// Sent entries in send order (plus excluded non-directories met on
+    /// the way, with status [`Status::Excluded`]; skipped directories are
+    /// not entered).
     Sent,
     /// Every entry under the context.
     All,
@@ -210,6 +212,8 @@ struct DirFrame {
     /// Buildkit: not yet sent; sent lazily before its first sent descendant.
     pending: bool,
     sent: bool,
+    /// The directory's own verdict (for a lazily sent parent).
+    verdict: Verdict,
 }
 
 struct State<'w, 'm, F> {
@@ -280,10 +284,7 @@ where
                     abs,
                     kind: Kind::Dir,
                     status: Status::Sent,
-                    verdict: Verdict {
-                        excluded: true,
-                        by: None,
-                    },
+                    verdict: f.verdict,
                     in_skipped_dir: false,
                     depth: i + 1,
                 }))?;
@@ -356,6 +357,7 @@ where
                     incl_info: None,
                     pending: false,
                     sent: false,
+                    verdict: v,
                 });
                 let r = self.walk_dir(Some(v));
                 self.frames.pop();
@@ -442,6 +444,7 @@ where
                 incl_info,
                 pending: status == Status::Pending,
                 sent: status == Status::Sent,
+                verdict,
             });
             let r = self.walk_dir(None);
             let frame = self.frames.pop();
@@ -466,6 +469,7 @@ where
                 incl_info: None,
                 pending: false,
                 sent: false,
+                verdict,
             });
             let r = self.walk_dir(Some(verdict));
             self.frames.pop();

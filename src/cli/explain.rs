@@ -124,10 +124,10 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
         if let Some(o) = o {
             if o.sent != x.sent {
                 println!(
-                    "  {} the {} engine {} it",
+                    "  {} the {} engine {}",
                     paint.yellow("engines disagree:"),
                     other.name(),
-                    if o.sent { "sends" } else { "leaves out" }
+                    if o.sent { "sends it" } else { "leaves it out" }
                 );
             }
         }
