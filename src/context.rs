@@ -460,19 +460,7 @@ impl Context {
             by: None,
         };
         let mut skipped_at: Option<Vec<u8>> = None;
-        let only_prefix = !self
-            .effective
-            .patterns()
-            .iter()
-            .filter(|p| p.exclusion)
-            .any(|p| {
-                p.text
-                    .strip_suffix(b"/**")
-                    .or(p.text.strip_suffix(b"/*"))
-                    .unwrap_or(&p.text)
-                    .iter()
-                    .any(|c| b"*[]?^\\".contains(c))
-            });
+        let only_prefix = crate::walk::only_prefix(&self.effective, true);
         for k in 0..comps.len() {
             let prefix = comps[..=k].join(&b'/');
             let last = k + 1 == comps.len();
@@ -485,28 +473,13 @@ impl Context {
             let prefix_is_dir = !last || is_dir;
             if v.excluded && prefix_is_dir && !last {
                 let may_skip = self.engine == Engine::Classic || only_prefix;
-                let strip = self.engine == Engine::Buildkit;
                 let reopened = self.effective.has_exclusions()
-                    && self
-                        .effective
-                        .patterns()
-                        .iter()
-                        .filter(|p| p.exclusion)
-                        .any(|p| {
-                            let t: &[u8] = if strip {
-                                p.text
-                                    .strip_suffix(b"/**")
-                                    .or(p.text.strip_suffix(b"/*"))
-                                    .unwrap_or(&p.text)
-                            } else {
-                                &p.text
-                            };
-                            let mut t = t.to_vec();
-                            t.push(b'/');
-                            let mut d = prefix.clone();
-                            d.push(b'/');
-                            t.starts_with(&d)
-                        });
+                    && crate::walk::prefix_reopens(
+                        &self.effective,
+                        &prefix,
+                        true,
+                        self.engine == Engine::Buildkit,
+                    );
                 if may_skip && !reopened {
                     sent = false;
                     skipped_at = Some(prefix.clone());

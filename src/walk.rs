@@ -189,7 +189,7 @@ fn without_trailing_glob(p: &[u8]) -> &[u8] {
 /// Whether some pattern of `m` (exceptions when `exceptions`, else normal
 /// ones) has text + `/` starting with `dir/`; BuildKit strips a trailing
 /// `/**` or `/*` first.
-fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: bool) -> bool {
+pub(crate) fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: bool) -> bool {
     m.patterns()
         .iter()
         .filter(|p| p.exclusion == exceptions)
@@ -202,6 +202,20 @@ fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: bool) -> boo
             t.len() >= dir.len()
                 && t.starts_with(dir)
                 && (t.len() == dir.len() || t[dir.len()] == b'/')
+        })
+}
+
+/// Whether no pattern of `m` (exceptions when `exceptions`, else normal
+/// ones), minus a trailing `/**` or `/*`, holds a wildcard: then BuildKit
+/// may skip directories by the prefix test alone.
+pub(crate) fn only_prefix(m: &Matcher, exceptions: bool) -> bool {
+    !m.patterns()
+        .iter()
+        .filter(|p| p.exclusion == exceptions)
+        .any(|p| {
+            without_trailing_glob(&p.text)
+                .iter()
+                .any(|c| PATTERN_CHARS.contains(c))
         })
 }
 
@@ -510,16 +524,6 @@ impl<'m> Walker<'m> {
         F: FnMut(Event<'_>) -> Result<(), E>,
         E: From<WalkError>,
     {
-        let only_prefix = |m: &Matcher, exceptions: bool| {
-            !m.patterns()
-                .iter()
-                .filter(|p| p.exclusion == exceptions)
-                .any(|p| {
-                    without_trailing_glob(&p.text)
-                        .iter()
-                        .any(|c| PATTERN_CHARS.contains(c))
-                })
-        };
         let mut st = State {
             w: self,
             emit,
