@@ -178,7 +178,10 @@ struct DirAcc {
     path: Vec<u8>,
     depth: usize,
     sent_bytes: u64,
+    /// The bloat category this directory is in (its own or an ancestor's).
     category: Option<Category>,
+    /// Whether that category is this directory's own (not inherited).
+    own_category: bool,
     tree_index: Option<usize>,
     /// BuildKit: an excluded directory walked into; sent (and counted)
     /// only if something below it is sent.
@@ -235,24 +238,20 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                     tar_all.add_spec(spec.clone(), e.abs, &meta).map_err(io)?;
                 }
                 let pending = match (&spec, e.status) {
-                    (Ok(s), Status::Pending) => Some((s.clone(), meta.clone(), e.abs.to_path_buf())),
+                    (Ok(s), Status::Pending) => {
+                        Some((s.clone(), meta.clone(), e.abs.to_path_buf()))
+                    }
                     _ => None,
                 };
                 let name = e.path.rsplit(|&c| c == b'/').next().unwrap_or(e.path);
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
                 let size = if is_file { meta.len() } else { 0 };
-                if let Some(by) = e.verdict.by {
-                    if e.verdict.excluded && e.status != Status::Sent {
-                        if let Some(r) = by_rule.get_mut(by) {
-                            r.2 = true;
-                            if is_file {
-                                r.0 += 1;
-                                r.1 += size;
-                            }
-                        }
-                    } else if let Some(r) = by_rule.get_mut(by) {
-                        r.2 = true;
+                if let Some(r) = e.verdict.by.and_then(|by| by_rule.get_mut(by)) {
+                    r.2 = true;
+                    if is_file && e.verdict.excluded && e.status != Status::Sent {
+                        r.0 += 1;
+                        r.1 += size;
                     }
                 }
                 match e.status {
@@ -261,8 +260,13 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                             Ok(spec) => tar.add_spec(spec, e.abs, &meta).map_err(io)?,
                             Err(r) => crate::archive::Added::Skipped(r),
                         };
-                        if added == crate::archive::Added::Skipped(crate::archive::SkipReason::Socket) {
-                            warnings.push(format!("{}: a socket; Docker's tar writer skips it", lossy(e.path)));
+                        if added
+                            == crate::archive::Added::Skipped(crate::archive::SkipReason::Socket)
+                        {
+                            warnings.push(format!(
+                                "{}: a socket; Docker's tar writer skips it",
+                                lossy(e.path)
+                            ));
                         }
                         if is_file {
                             included.files += 1;
@@ -306,14 +310,18 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                     }
                 }
                 if e.kind == Kind::Dir {
-                    let category =
-                        parent_cat
-                            .or_else(|| Category::of_dir_name(name))
-                            .or_else(|| {
-                                fs::symlink_metadata(e.abs.join("pyvenv.cfg"))
-                                    .is_ok()
-                                    .then_some(Category::PythonVenv)
-                            });
+                    // A directory's own category is looked up (one stat for
+                    // pyvenv.cfg) only outside known bloat.
+                    let own = if parent_cat.is_some() {
+                        None
+                    } else {
+                        Category::of_dir_name(name).or_else(|| {
+                            fs::symlink_metadata(e.abs.join("pyvenv.cfg"))
+                                .is_ok()
+                                .then_some(Category::PythonVenv)
+                        })
+                    };
+                    let category = parent_cat.or(own);
                     let tree_index = (e.depth <= opts.tree_depth && e.status != Status::Excluded)
                         .then(|| {
                             tree.push(TreeNode {
@@ -329,6 +337,7 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                         depth: e.depth,
                         sent_bytes: 0,
                         category,
+                        own_category: own.is_some(),
                         tree_index,
                         pending,
                     });
@@ -339,7 +348,10 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                     if let Some((spec, meta, abs)) = d.pending.take() {
                         if sent {
                             included.dirs += 1;
-                            tar.add_spec(spec, &abs, &meta).map_err(|err| Error::Io { path: abs.clone(), source: err })?;
+                            tar.add_spec(spec, &abs, &meta).map_err(|err| Error::Io {
+                                path: abs.clone(),
+                                source: err,
+                            })?;
                         } else {
                             excluded.dirs += 1;
                         }
@@ -359,20 +371,8 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                             opts.top,
                         );
                         // A bloat directory that is sent, not inside another one.
-                        let name = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
-                        let own = Category::of_dir_name(name).or_else(|| {
-                            fs::symlink_metadata(
-                                ctx.root
-                                    .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path))
-                                    .join("pyvenv.cfg"),
-                            )
-                            .is_ok()
-                            .then_some(Category::PythonVenv)
-                        });
-                        let inside_bloat = stack.iter().any(|a| a.category.is_some());
-                        if let (Some(cat), false, true) =
-                            (own, inside_bloat, sent || d.sent_bytes > 0)
-                        {
+                        if let (true, Some(cat)) = (d.own_category, d.category) {
+                            let name = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
                             let base = lossy(name);
                             let suggestion = if d.depth > 1 {
                                 format!("**/{base}")
