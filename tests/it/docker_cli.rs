@@ -6,10 +6,9 @@
 //! `CTXRAY_SKIP_DOCKER=1` is set (then they are skipped; the committed golden
 //! tars of `golden.rs` still cover the comparison).
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -23,7 +22,7 @@ use ctxray::archive::pack;
 use ctxray::context::{Context, IgnoreSource, Options};
 use ctxray::walk::Engine;
 
-use crate::treespec::{case_names, load_case, make_removable, materialize};
+use crate::treespec::{make_removable, materialize, runnable_cases};
 
 /// Longest a single `docker build` may take.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -486,11 +485,6 @@ fn compare(docker: Result<Vec<u8>, String>, ours: Result<Vec<u8>, String>) -> Re
     }
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Runs `f` on every item on a few threads; results in item order.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = thread::available_parallelism()
@@ -520,30 +514,11 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 // Copying the sample context
 
 fn lutimes(p: &Path, md: &fs::Metadata) -> io::Result<()> {
-    let c = CString::new(p.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let ts = |s: i64, ns: i64| libc::timespec {
-        tv_sec: s as libc::time_t,
-        tv_nsec: ns as _,
-    };
-    let times = [
-        ts(md.atime(), md.atime_nsec()),
-        ts(md.mtime(), md.mtime_nsec()),
-    ];
-    // SAFETY: c is a valid NUL-terminated path, times points to two timespecs.
-    let r = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::treespec::lutimes_ns(
+        p,
+        (md.atime(), md.atime_nsec()),
+        (md.mtime(), md.mtime_nsec()),
+    )
 }
 
 /// Copies the tree `src` into the existing directory `dst`: symlinks as
@@ -641,12 +616,7 @@ fn docker_cli_golden_cases_match_pack() {
         return;
     }
     let t0 = Instant::now();
-    let root = is_root();
-    let cases: Vec<_> = case_names()
-        .into_iter()
-        .map(|n| load_case(&n))
-        .filter(|c| root || c.name != "special_modes")
-        .collect();
+    let cases = runnable_cases();
     let results = par_map(&cases, |case| {
         let dir = tempfile::Builder::new().prefix("cxg").tempdir().unwrap();
         let r = (|| {

@@ -189,12 +189,18 @@ fn invalid(msg: String) -> io::Error {
 
 /// Sets atime and mtime (whole seconds) without following a symlink.
 fn lutimes(p: &Path, secs: i64) -> io::Result<()> {
+    lutimes_ns(p, (secs, 0), (secs, 0))
+}
+
+/// Sets atime and mtime, each as (seconds, nanoseconds), without following
+/// a symlink.
+pub fn lutimes_ns(p: &Path, atime: (i64, i64), mtime: (i64, i64)) -> io::Result<()> {
     let c = cstring(p)?;
-    let ts = libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: 0,
+    let ts = |(s, ns): (i64, i64)| libc::timespec {
+        tv_sec: s as libc::time_t,
+        tv_nsec: ns as _,
     };
-    let times = [ts, ts];
+    let times = [ts(atime), ts(mtime)];
     // SAFETY: c is a valid NUL-terminated path, times points to two timespecs.
     let r = unsafe {
         libc::utimensat(
@@ -444,6 +450,17 @@ pub fn needs_root(case: &Case) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Every case this user can materialize and list (unprivileged runs skip
+/// trees with directories their owner cannot read).
+pub fn runnable_cases() -> Vec<Case> {
+    let root = is_root();
+    case_names()
+        .iter()
+        .map(|n| load_case(n))
+        .filter(|c| root || !needs_root(c))
+        .collect()
 }
 
 #[test]
