@@ -144,29 +144,22 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     if !r.largest_dirs.is_empty() || !r.largest_files.is_empty() {
         println!();
         println!("{}", p.bold("Biggest things still sent"));
-        if !r.largest_dirs.is_empty() {
-            println!("  {}", p.dim("directories"));
-        }
-        for d in &r.largest_dirs {
-            println!(
-                "  {:>10} {:>6}  {}  {}/",
-                size(d.bytes),
-                percent(d.bytes, total),
-                p.dim(&bar(d.bytes, total, 20)),
-                sanitize_str(&d.path)
-            );
-        }
-        if !r.largest_files.is_empty() {
-            println!("  {}", p.dim("files"));
-        }
-        for f in &r.largest_files {
-            println!(
-                "  {:>10} {:>6}  {}  {}",
-                size(f.bytes),
-                percent(f.bytes, total),
-                p.dim(&bar(f.bytes, total, 20)),
-                sanitize_str(&f.path)
-            );
+        for (label, items, suffix) in [
+            ("directories", &r.largest_dirs, "/"),
+            ("files", &r.largest_files, ""),
+        ] {
+            if !items.is_empty() {
+                println!("  {}", p.dim(label));
+            }
+            for x in items {
+                println!(
+                    "  {:>10} {:>6}  {}  {}{suffix}",
+                    size(x.bytes),
+                    percent(x.bytes, total),
+                    p.dim(&bar(x.bytes, total, 20)),
+                    sanitize_str(&x.path)
+                );
+            }
         }
     }
 
