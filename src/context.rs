@@ -238,30 +238,24 @@ impl Context {
                 }
             }
         };
-        let lines: Vec<PatternLine> = ignore.as_ref().map_or_else(Vec::new, |f| f.lines.clone());
-        let ignore_path = ignore.as_ref().map_or_else(
-            || PathBuf::from(".dockerignore"),
-            |f| PathBuf::from(&f.display),
-        );
-        let matcher = Matcher::new(&lines).map_err(|e| Error::Pattern {
-            path: ignore_path.clone(),
+        let lines: &[PatternLine] = ignore.as_ref().map_or(&[], |f| &f.lines);
+        let matcher = Matcher::new(lines).map_err(|e| Error::Pattern {
+            path: ignore.as_ref().map_or_else(
+                || PathBuf::from(".dockerignore"),
+                |f| PathBuf::from(&f.display),
+            ),
             source: e,
         })?;
-
         let mut ctx = Context {
             root,
             engine: opts.engine,
             ignore,
-            effective: Matcher::default(),
+            effective: matcher.clone(),
             matcher,
             dockerfile,
             dockerfile_abs,
             warnings,
         };
-        ctx.effective = Matcher::new(&lines).map_err(|e| Error::Pattern {
-            path: ignore_path.clone(),
-            source: e,
-        })?;
         if ctx.engine == Engine::Classic {
             ctx.validate()?;
             ctx.trim_build_files();

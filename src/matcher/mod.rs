@@ -99,7 +99,7 @@ pub struct Verdict {
 }
 
 /// A compiled list of Docker patterns.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Matcher {
     patterns: Vec<Pattern>,
     exclusions: bool,

@@ -8,7 +8,7 @@ use super::goregex;
 use crate::gostr::{decode_rune, go_lossy};
 
 /// How a pattern is tested, as Docker classifies it on first use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Kind {
     /// `path == pattern`.
     Exact,
@@ -24,7 +24,7 @@ pub(crate) enum Kind {
 }
 
 /// A pattern of an ignore file, compiled lazily as Docker does.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pattern {
     /// 1-based line of the ignore file; 0 for patterns ctxray did not read
     /// from a file (e.g. the `!Dockerfile` the classic builder appends).
