@@ -6,6 +6,7 @@ pub mod dockerfile;
 pub mod error;
 pub mod gostr;
 pub mod ignorefile;
+pub mod lint;
 pub mod matcher;
 pub mod report;
 pub mod walk;

@@ -2,7 +2,9 @@
 //! diagnostics to stderr; exit 0 ok, 1 a check or lint failed, 2 usage or
 //! input error.
 
+mod check;
 mod explain;
+mod lint;
 mod ls;
 pub mod output;
 mod pack;
@@ -48,6 +50,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write the context tar, byte-identical to what the Docker CLI uploads.
     Pack(pack::PackArgs),
+    /// Find mistakes in .dockerignore and the Dockerfile.
+    Lint(lint::LintArgs),
+    /// Check budgets and rules for CI (exit 1 when one fails).
+    Check(check::CheckArgs),
 }
 
 /// The engine, as a command-line value.
@@ -142,6 +148,8 @@ pub fn main() -> ExitCode {
         Some(Command::Ls(a)) => ls::run(&a, &g),
         Some(Command::Explain(a)) => explain::run(&a, &g),
         Some(Command::Pack(a)) => pack::run(&a, &g),
+        Some(Command::Lint(a)) => lint::run(&a, &g),
+        Some(Command::Check(a)) => check::run(&a, &g),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
