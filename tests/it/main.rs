@@ -1,7 +1,9 @@
 //! ctxray integration tests: one test binary, one module per area.
 
+mod check;
 mod cli;
 mod docker_cli;
 mod golden;
+mod lint;
 mod treespec;
 mod vectors;
