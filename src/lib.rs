@@ -1,6 +1,7 @@
 //! ctxray: what `docker build` sends as its build context, and why.
 
 pub mod archive;
+pub mod check;
 pub mod context;
 pub mod dockerfile;
 pub mod error;

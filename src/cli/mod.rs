@@ -8,13 +8,14 @@ mod lint;
 mod ls;
 pub mod output;
 mod pack;
+mod plugin;
 mod report;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ctxray::context::{Context, IgnoreSource, Options};
 use ctxray::walk::Engine;
 
@@ -54,6 +55,48 @@ enum Command {
     Lint(lint::LintArgs),
     /// Check budgets and rules for CI (exit 1 when one fails).
     Check(check::CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+struct ManArgs {
+    /// Write ctxray.1 and ctxray-<command>.1 into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn completions(a: &CompletionsArgs) -> anyhow::Result<Outcome> {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "ctxray", &mut out);
+    io::stdout().write_all(&out)?;
+    Ok(Outcome::Ok)
+}
+
+fn man(a: &ManArgs) -> anyhow::Result<Outcome> {
+    let cmd = Cli::command();
+    match &a.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(cmd, dir)?;
+        }
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            io::stdout().write_all(&out)?;
+        }
+    }
+    Ok(Outcome::Ok)
 }
 
 /// The engine, as a command-line value.
@@ -106,7 +149,6 @@ pub enum Outcome {
     /// Exit 0.
     Ok,
     /// Exit 1: a check or lint failed.
-    #[allow(dead_code)] // used by `lint` and `check`
     Failed,
 }
 
@@ -131,7 +173,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let (args, bin_name) = match plugin::classify(std::env::args_os().collect()) {
+        plugin::Invocation::Metadata => {
+            println!("{}", plugin::metadata());
+            return ExitCode::SUCCESS;
+        }
+        plugin::Invocation::Complete => {
+            // cobra's protocol: completions, then the directive (0: default,
+            // the shell completes file names).
+            println!(":0");
+            return ExitCode::SUCCESS;
+        }
+        plugin::Invocation::Plugin(args) => (args, Some("docker ctxray")),
+        plugin::Invocation::Normal(args) => (args, None),
+    };
+    let mut cmd = Cli::command();
+    if let Some(b) = bin_name {
+        cmd = cmd.bin_name(b);
+    }
+    let parsed = cmd
+        .try_get_matches_from_mut(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd)));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -150,6 +213,8 @@ pub fn main() -> ExitCode {
         Some(Command::Pack(a)) => pack::run(&a, &g),
         Some(Command::Lint(a)) => lint::run(&a, &g),
         Some(Command::Check(a)) => check::run(&a, &g),
+        Some(Command::Completions(a)) => completions(&a),
+        Some(Command::Man(a)) => man(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
