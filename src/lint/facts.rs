@@ -1,0 +1,268 @@
+//! One walk of every entry of the context, and the machinery to compare
+//! what is sent with a changed ignore file.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::ignorefile::{self, PatternLine};
+use crate::matcher::Matcher;
+use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
+
+/// One entry of the context.
+#[derive(Debug, Clone)]
+pub(crate) struct Ent {
+    /// Context-relative slash path.
+    pub path: Vec<u8>,
+    pub kind: Kind,
+    /// Apparent size (regular files), else 0.
+    pub size: u64,
+    /// Whether the engine sends it (directories: also when sent lazily).
+    pub sent: bool,
+    /// Index (in `ctx.effective`) of the deciding pattern.
+    pub by: Option<usize>,
+    /// Inside a directory the engine skips without looking.
+    pub in_skipped: bool,
+}
+
+/// Every entry of the context, in walk order, as the context's engine
+/// decides it.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    pub ents: Vec<Ent>,
+    /// Index of each path in `ents`.
+    pub index: HashMap<Vec<u8>, usize>,
+}
+
+impl Facts {
+    pub fn collect(ctx: &Context) -> Result<Facts> {
+        let mut ents: Vec<Ent> = Vec::new();
+        let mut dirs: Vec<usize> = Vec::new();
+        ctx.walk(WalkMode::All, |ev| {
+            match ev {
+                Event::Entry(e) => {
+                    let size = if e.kind == Kind::File {
+                        fs::symlink_metadata(e.abs).map_or(0, |m| m.len())
+                    } else {
+                        0
+                    };
+                    if e.kind == Kind::Dir {
+                        dirs.push(ents.len());
+                    }
+                    ents.push(Ent {
+                        path: e.path.to_vec(),
+                        kind: e.kind,
+                        size,
+                        sent: e.status == Status::Sent,
+                        by: e.verdict.by,
+                        in_skipped: e.in_skipped_dir,
+                    });
+                }
+                Event::Leave { sent, .. } => {
+                    if let Some(i) = dirs.pop() {
+                        if sent {
+                            if let Some(e) = ents.get_mut(i) {
+                                e.sent = true;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let index = ents
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.clone(), i))
+            .collect();
+        Ok(Facts { ents, index })
+    }
+
+    pub fn get(&self, path: &[u8]) -> Option<&Ent> {
+        self.index.get(path).and_then(|&i| self.ents.get(i))
+    }
+
+    /// Sent non-directories.
+    pub fn sent_files(&self) -> impl Iterator<Item = &Ent> {
+        self.ents.iter().filter(|e| e.sent && e.kind != Kind::Dir)
+    }
+
+    /// Paths of sent entries and of every ancestor of a sent entry.
+    pub fn sent_and_ancestors(&self) -> HashSet<&[u8]> {
+        let mut s = HashSet::new();
+        for e in self.ents.iter().filter(|e| e.sent) {
+            let p = e.path.as_slice();
+            s.insert(p);
+            for (i, &c) in p.iter().enumerate() {
+                if c == b'/' {
+                    if let Some(a) = p.get(..i) {
+                        s.insert(a);
+                    }
+                }
+            }
+        }
+        s
+    }
+}
+
+/// The sent non-directories when walking `root` with these patterns.
+pub(crate) fn sent_files_with(
+    ctx: &Context,
+    engine: Engine,
+    excludes: &Matcher,
+    includes: Option<&Matcher>,
+) -> Result<HashSet<Vec<u8>>> {
+    let w = Walker {
+        engine,
+        excludes,
+        includes,
+        mode: WalkMode::Sent,
+    };
+    let mut out = HashSet::new();
+    w.walk::<Error, _>(&ctx.root, |ev| {
+        if let Event::Entry(e) = ev {
+            if e.status == Status::Sent && e.kind != Kind::Dir {
+                out.insert(e.path.to_vec());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The matcher the engine would walk with if line `line` of the ignore
+/// file read `new` instead (classic: plus the CLI's re-adding of
+/// `.dockerignore` and the Dockerfile). `None` when it does not compile.
+pub(crate) fn variant(ctx: &Context, line: usize, new: &[u8]) -> Option<Matcher> {
+    let lines: &[PatternLine] = ctx.ignore.as_ref().map_or(&[], |f| &f.lines);
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        if l.line == line {
+            let parsed = ignorefile::parse(new).ok()?;
+            for mut p in parsed {
+                p.line = line;
+                out.push(p);
+            }
+        } else {
+            out.push(l.clone());
+        }
+    }
+    let m = Matcher::new(&out).ok()?;
+    if m.patterns().iter().any(|p| p.is_bad()) {
+        return None;
+    }
+    Some(effective_for(ctx, ctx.engine, m))
+}
+
+/// `m` plus what the classic CLI appends (`TrimBuildFilesFromExcludes`).
+pub(crate) fn effective_for(ctx: &Context, engine: Engine, mut m: Matcher) -> Matcher {
+    if engine == Engine::Classic {
+        if m.matches_deprecated(b".dockerignore").unwrap_or(false) {
+            let _ = m.push(0, b"!.dockerignore");
+        }
+        if let Some(df) = &ctx.dockerfile {
+            if m.matches_deprecated(df).unwrap_or(false) {
+                let mut p = b"!".to_vec();
+                p.extend_from_slice(df);
+                let _ = m.push(0, &p);
+            }
+        }
+    }
+    m
+}
+
+/// What changes when the context is walked with `m` instead of the real
+/// patterns: sent files that would stop being sent, and the reverse.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub removed: Vec<(Vec<u8>, u64)>,
+    pub added: Vec<(Vec<u8>, u64)>,
+}
+
+impl Change {
+    pub fn removed_bytes(&self) -> u64 {
+        self.removed.iter().map(|r| r.1).sum()
+    }
+}
+
+pub(crate) fn change(ctx: &Context, facts: &Facts, m: &Matcher) -> Result<Change> {
+    let now = sent_files_with(ctx, ctx.engine, m, None)?;
+    let mut c = Change::default();
+    for e in facts.sent_files() {
+        if !now.contains(&e.path) {
+            c.removed.push((e.path.clone(), e.size));
+        }
+    }
+    for p in now {
+        let was = facts.get(&p);
+        if !was.is_some_and(|e| e.sent) {
+            let size = was.map_or(0, |e| e.size);
+            c.added.push((p, size));
+        }
+    }
+    c.removed.sort();
+    c.added.sort();
+    Ok(c)
+}
+
+/// For each path, its shortest prefix (itself included) that `m`'s single
+/// pattern matches directly, with `/` for a directory; grouped with the
+/// bytes below, largest first.
+pub(crate) fn roots_matched(paths: &[(Vec<u8>, u64)], m: &Matcher) -> Vec<(String, u64)> {
+    let mut groups: HashMap<Vec<u8>, u64> = HashMap::new();
+    for (p, size) in paths {
+        let mut root = p.clone();
+        let mut ends = p
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c == b'/')
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>();
+        ends.push(p.len());
+        for end in ends {
+            let prefix = p.get(..end).unwrap_or_default();
+            if m.patterns()
+                .iter()
+                .any(|pat| pat.matches(prefix).unwrap_or(false))
+            {
+                root = prefix.to_vec();
+                if end < p.len() {
+                    root.push(b'/');
+                }
+                break;
+            }
+        }
+        *groups.entry(root).or_default() += size;
+    }
+    let mut v: Vec<(String, u64)> = groups
+        .into_iter()
+        .map(|(k, b)| (super::lossy(&k), b))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+/// Groups paths by their first component (`dir/` for directories).
+pub(crate) fn by_top(paths: &[(Vec<u8>, u64)]) -> Vec<(String, usize, u64)> {
+    let mut groups: HashMap<Vec<u8>, (usize, u64)> = HashMap::new();
+    for (p, size) in paths {
+        let key = match p.iter().position(|&c| c == b'/') {
+            Some(i) => {
+                let mut k = p.get(..i).unwrap_or_default().to_vec();
+                k.push(b'/');
+                k
+            }
+            None => p.clone(),
+        };
+        let g = groups.entry(key).or_default();
+        g.0 += 1;
+        g.1 += size;
+    }
+    let mut v: Vec<(String, usize, u64)> = groups
+        .into_iter()
+        .map(|(k, (n, b))| (super::lossy(&k), n, b))
+        .collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    v
+}
