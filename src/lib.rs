@@ -4,6 +4,7 @@ pub mod archive;
 pub mod context;
 pub mod dockerfile;
 pub mod error;
+pub mod fsx;
 pub mod gostr;
 pub mod ignorefile;
 pub mod lint;
