@@ -15,11 +15,12 @@
 //! * The stream ends with two zero blocks, without record padding.
 
 use std::collections::HashMap;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
+
+use crate::fsx::Stat;
 
 const BLOCK: usize = 512;
 /// Largest value of an 11-digit octal field (size, mtime).
@@ -158,6 +159,18 @@ fn pax_record(k: &[u8], v: &[u8]) -> Vec<u8> {
     rec
 }
 
+/// The length of [`pax_record`]`(k, v)`, without building it.
+fn pax_record_len(k: usize, v: usize) -> usize {
+    let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let base = k + v + 3;
+    let size = base + digits(base);
+    if digits(size) == digits(base) {
+        size
+    } else {
+        base + digits(size)
+    }
+}
+
 /// Go's `path.Join(dir, "PaxHeaders.0", file)` for `path.Split(name)`.
 fn pax_header_name(name: &[u8]) -> Vec<u8> {
     let (dir, file) = match name.iter().rposition(|&c| c == b'/') {
@@ -178,6 +191,46 @@ fn pax_header_name(name: &[u8]) -> Vec<u8> {
 }
 
 impl HeaderSpec {
+    /// The length of [`HeaderSpec::encode`]'s output, computed without
+    /// formatting anything (the report sizes every entry's header).
+    pub fn encoded_len(&self) -> Result<u64, SkipReason> {
+        let mut pax = 0usize;
+        let mut ustar_ok = true;
+        if !is_ascii(&self.name) || self.name.len() > 100 {
+            if split_ustar_path(&self.name).is_none() {
+                ustar_ok = false;
+            }
+            pax += pax_record_len(4, self.name.len());
+        }
+        if !is_ascii(&self.linkname) || self.linkname.len() > 100 {
+            ustar_ok = false;
+            pax += pax_record_len(8, self.linkname.len());
+        }
+        let decimal_len = |n: i64| n.to_string().len();
+        if !(0..=MAX_OCTAL_11).contains(&self.size) {
+            ustar_ok = false;
+            pax += pax_record_len(4, decimal_len(self.size));
+        }
+        if !(0..=MAX_OCTAL_7).contains(&self.devmajor)
+            || !(0..=MAX_OCTAL_7).contains(&self.devminor)
+        {
+            return Err(SkipReason::Unencodable);
+        }
+        if !(0..=MAX_OCTAL_11).contains(&self.mtime) {
+            ustar_ok = false;
+            pax += pax_record_len(5, decimal_len(self.mtime));
+        }
+        if let Some(cap) = &self.capability {
+            ustar_ok = false;
+            pax += pax_record_len(32, cap.len());
+        }
+        Ok(if ustar_ok {
+            BLOCK as u64
+        } else {
+            (2 * BLOCK + pax.div_ceil(BLOCK) * BLOCK) as u64
+        })
+    }
+
     /// The header blocks Go writes for this entry (PAX header included).
     pub fn encode(&self) -> Result<Vec<u8>, SkipReason> {
         let mut pax: Vec<(&[u8], Vec<u8>)> = Vec::new();
@@ -261,65 +314,51 @@ impl HeaderSpec {
     }
 }
 
-/// Reads `security.capability` as go-archive does (v3 downgraded to v2).
-fn capability(abs: &Path) -> Option<Vec<u8>> {
-    let c = std::ffi::CString::new(abs.as_os_str().as_bytes()).ok()?;
-    let mut buf = [0u8; 128];
-    // SAFETY: `c` is a valid NUL-terminated path, the name is a static
-    // NUL-terminated string and `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"security.capability".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n <= 0 {
-        return None;
-    }
-    let mut cap = buf.get(..n as usize)?.to_vec();
+/// `security.capability` as go-archive stores it (v3 downgraded to v2).
+fn downgrade_capability(raw: &[u8]) -> Vec<u8> {
+    let mut cap = raw.to_vec();
     if cap.len() > 3 && cap[3] == 3 {
         cap[3] = 2;
         cap.truncate(20);
     }
-    Some(cap)
+    cap
 }
 
-/// Builds the header Docker writes for an entry with this metadata.
-pub fn header_spec(rel: &[u8], abs: &Path, meta: &Metadata) -> Result<HeaderSpec, SkipReason> {
-    let ft = meta.file_type();
-    let (typeflag, size, linkname) = if ft.is_file() {
-        (b'0', meta.len() as i64, Vec::new())
-    } else if ft.is_dir() {
-        (b'5', 0, Vec::new())
-    } else if ft.is_symlink() {
-        let link = fs::read_link(abs).map_err(|_| SkipReason::Vanished)?;
-        (b'2', 0, link.as_os_str().as_bytes().to_vec())
-    } else if ft.is_char_device() {
-        (b'3', 0, Vec::new())
-    } else if ft.is_block_device() {
-        (b'4', 0, Vec::new())
-    } else if ft.is_fifo() {
-        (b'6', 0, Vec::new())
-    } else {
-        return Err(SkipReason::Socket);
+/// Builds the header Docker writes for an entry with this `lstat` and raw
+/// `security.capability` xattr ([`crate::fsx::capability`]).
+pub fn header_spec(
+    rel: &[u8],
+    abs: &Path,
+    st: &Stat,
+    capability: Option<&[u8]>,
+) -> Result<HeaderSpec, SkipReason> {
+    let (typeflag, size, linkname) = match st.file_type() {
+        libc::S_IFREG => (b'0', st.size as i64, Vec::new()),
+        libc::S_IFDIR => (b'5', 0, Vec::new()),
+        libc::S_IFLNK => {
+            let link = fs::read_link(abs).map_err(|_| SkipReason::Vanished)?;
+            (b'2', 0, link.as_os_str().as_bytes().to_vec())
+        }
+        libc::S_IFCHR => (b'3', 0, Vec::new()),
+        libc::S_IFBLK => (b'4', 0, Vec::new()),
+        libc::S_IFIFO => (b'6', 0, Vec::new()),
+        _ => return Err(SkipReason::Socket),
     };
-    let mut name = rel.to_vec();
-    if ft.is_dir() && !name.ends_with(b"/") {
+    let mut name = Vec::with_capacity(rel.len() + 1);
+    name.extend_from_slice(rel);
+    if st.is_dir() && !name.ends_with(b"/") {
         name.push(b'/');
     }
-    let rdev = meta.rdev();
     Ok(HeaderSpec {
         name,
         typeflag,
-        mode: i64::from(meta.mode() & 0o7777),
+        mode: i64::from(st.mode & 0o7777),
         size,
-        mtime: meta.mtime(),
+        mtime: st.mtime,
         linkname,
-        devmajor: i64::from(libc::major(rdev)),
-        devminor: i64::from(libc::minor(rdev)),
-        capability: capability(abs),
+        devmajor: i64::from(libc::major(st.rdev)),
+        devminor: i64::from(libc::minor(st.rdev)),
+        capability: capability.map(downgrade_capability),
     })
 }
 
@@ -367,42 +406,45 @@ impl<W: Write> TarBuilder<W> {
             }
             Err(e) => return Err(e),
         };
-        self.add_with_meta(rel, abs, &meta)
+        self.add_with_meta(rel, abs, &Stat::from(&meta))
     }
 
     /// [`TarBuilder::add`] with the entry's `lstat` already done.
-    pub fn add_with_meta(&mut self, rel: &[u8], abs: &Path, meta: &Metadata) -> io::Result<Added> {
-        match header_spec(rel, abs, meta) {
-            Ok(spec) => self.add_spec(spec, abs, meta),
+    pub fn add_with_meta(&mut self, rel: &[u8], abs: &Path, st: &Stat) -> io::Result<Added> {
+        let cap = crate::fsx::capability(abs);
+        match header_spec(rel, abs, st, cap.as_deref()) {
+            Ok(spec) => self.add_spec(spec, abs, st),
             Err(r) => Ok(Added::Skipped(r)),
         }
     }
 
     /// [`TarBuilder::add`] with the header already built by [`header_spec`]
     /// (so several builders can share one `lstat` and xattr read).
-    pub fn add_spec(
-        &mut self,
-        mut spec: HeaderSpec,
-        abs: &Path,
-        meta: &Metadata,
-    ) -> io::Result<Added> {
+    pub fn add_spec(&mut self, mut spec: HeaderSpec, abs: &Path, stat: &Stat) -> io::Result<Added> {
         let mut hardlink = false;
-        if !meta.is_dir() && meta.nlink() > 1 {
-            if let Some(first) = self.seen_inodes.get(&meta.ino()) {
+        if !stat.is_dir() && stat.nlink > 1 {
+            if let Some(first) = self.seen_inodes.get(&stat.ino) {
                 spec.typeflag = b'1';
                 spec.linkname = first.clone();
                 spec.size = 0;
                 hardlink = true;
             } else {
-                self.seen_inodes.insert(meta.ino(), spec.name.clone());
+                self.seen_inodes.insert(stat.ino, spec.name.clone());
             }
         }
-        let header = match spec.encode() {
-            Ok(h) => h,
-            Err(r) => return Ok(Added::Skipped(r)),
+        let mut bytes = if self.with_data {
+            let header = match spec.encode() {
+                Ok(h) => h,
+                Err(r) => return Ok(Added::Skipped(r)),
+            };
+            self.out.write_all(&header)?;
+            header.len() as u64
+        } else {
+            match spec.encoded_len() {
+                Ok(n) => n,
+                Err(r) => return Ok(Added::Skipped(r)),
+            }
         };
-        self.out.write_all(&header)?;
-        let mut bytes = header.len() as u64;
         if spec.typeflag == b'0' && spec.size > 0 {
             let size = spec.size as u64;
             if self.with_data {
@@ -532,6 +574,27 @@ mod tests {
         assert_eq!(pax_header_name(b"x"), b"PaxHeaders.0/x");
     }
 
+    proptest::proptest! {
+        /// The report's size-only path agrees with the writer, whatever
+        /// the name, link, size, mtime and xattr.
+        #[test]
+        fn encoded_len_is_encode_len(
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..400),
+            link in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            size in proptest::prelude::prop_oneof![0i64..1 << 40, proptest::prelude::Just(8 << 30)],
+            mtime in proptest::prelude::prop_oneof![0i64..1 << 34, -100i64..0],
+            cap in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)),
+        ) {
+            let mut s = spec("x");
+            s.name = name;
+            s.linkname = link;
+            s.size = size;
+            s.mtime = mtime;
+            s.capability = cap;
+            proptest::prop_assert_eq!(s.encoded_len().unwrap(), s.encode().unwrap().len() as u64);
+        }
+    }
+
     #[test]
     fn split_rules() {
         assert!(split_ustar_path(b"short").is_none());
@@ -564,17 +627,21 @@ pub fn pack<W: Write>(
     use crate::walk::{Event, Status, WalkMode};
     let mut tb = TarBuilder::new(out);
     let mut summary = PackSummary::default();
-    let warnings = ctx.walk(WalkMode::Sent, |ev| {
+    let warnings = ctx.walk_meta(WalkMode::Sent, |ev| {
         let Event::Entry(e) = ev else { return Ok(()) };
         if e.status != Status::Sent || skip(e.abs) {
             return Ok(());
         }
-        match tb
-            .add(e.path, e.abs)
-            .map_err(|err| crate::error::Error::Io {
-                path: e.abs.to_path_buf(),
-                source: err,
-            })? {
+        // The walk read the entry's lstat with its directory's listing;
+        // BuildKit's lazily sent parents come without one.
+        let added = match e.meta {
+            Some(st) => tb.add_with_meta(e.path, e.abs, st),
+            None => tb.add(e.path, e.abs),
+        };
+        match added.map_err(|err| crate::error::Error::Io {
+            path: e.abs.to_path_buf(),
+            source: err,
+        })? {
             Added::Written { .. } => summary.entries += 1,
             Added::Skipped(SkipReason::Socket) => summary.warnings.push(format!(
                 "{}: a socket; Docker's tar writer cannot store it and skips it",

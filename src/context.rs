@@ -406,7 +406,19 @@ impl Context {
     where
         F: FnMut(Event<'_>) -> Result<()>,
     {
-        self.walk_with(mode, None, emit)
+        self.walk_inner(mode, None, false, emit)
+    }
+
+    /// [`Context::walk`] with every entry's metadata ([`Entry::meta`]),
+    /// read relative to its directory, on every core with
+    /// [`WalkMode::All`].
+    ///
+    /// [`Entry::meta`]: crate::walk::Entry::meta
+    pub fn walk_meta<F>(&self, mode: WalkMode, emit: F) -> Result<Vec<Warning>>
+    where
+        F: FnMut(Event<'_>) -> Result<()>,
+    {
+        self.walk_inner(mode, None, true, emit)
     }
 
     /// [`Context::walk`] with BuildKit include patterns (the paths a
@@ -420,11 +432,25 @@ impl Context {
     where
         F: FnMut(Event<'_>) -> Result<()>,
     {
+        self.walk_inner(mode, includes, false, emit)
+    }
+
+    fn walk_inner<F>(
+        &self,
+        mode: WalkMode,
+        includes: Option<&Matcher>,
+        metadata: bool,
+        emit: F,
+    ) -> Result<Vec<Warning>>
+    where
+        F: FnMut(Event<'_>) -> Result<()>,
+    {
         let w = Walker {
             engine: self.engine,
             excludes: &self.effective,
             includes,
             mode,
+            metadata,
         };
         w.walk(&self.root, emit).map_err(|e| match e {
             Error::LazyPattern { source, .. } => {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod context;
 pub mod dockerfile;
 pub mod error;
+pub mod fsx;
 pub mod gostr;
 pub mod ignorefile;
 pub mod lint;

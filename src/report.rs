@@ -185,7 +185,11 @@ struct DirAcc {
     tree_index: Option<usize>,
     /// BuildKit: an excluded directory walked into; sent (and counted)
     /// only if something below it is sent.
-    pending: Option<(crate::archive::HeaderSpec, fs::Metadata, std::path::PathBuf)>,
+    pending: Option<(
+        crate::archive::HeaderSpec,
+        crate::fsx::Stat,
+        std::path::PathBuf,
+    )>,
 }
 
 fn push_top(v: &mut Vec<Sized>, item: Sized, n: usize) {
@@ -220,33 +224,38 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
     let mut stack: Vec<DirAcc> = Vec::new();
     let mut warnings = Vec::new();
 
-    let walk_warnings = ctx.walk(WalkMode::All, |ev| {
+    let walk_warnings = ctx.walk_meta(WalkMode::All, |ev| {
         match ev {
             Event::Entry(e) => {
-                let meta = match fs::symlink_metadata(e.abs) {
-                    Ok(m) => m,
-                    Err(_) => return Ok(()), // vanished
+                let Some(stat) = e.meta else {
+                    return Ok(()); // vanished
                 };
                 let io = |err: std::io::Error| Error::Io {
                     path: e.abs.to_path_buf(),
                     source: err,
                 };
                 // One header per entry feeds both size counters. Without any
-                // ignore file, every entry is sent, in walk order.
-                let spec = crate::archive::header_spec(e.path, e.abs, &meta);
+                // ignore file, every entry is sent, in walk order. The
+                // `security.capability` xattr (a PAX record) is read for
+                // what may be sent; for the rest, whose only use is the
+                // size without an ignore file, it is taken as absent.
+                let cap = if e.status == Status::Excluded {
+                    None
+                } else {
+                    crate::fsx::capability(e.abs)
+                };
+                let spec = crate::archive::header_spec(e.path, e.abs, stat, cap.as_deref());
                 if let Ok(spec) = &spec {
-                    tar_all.add_spec(spec.clone(), e.abs, &meta).map_err(io)?;
+                    tar_all.add_spec(spec.clone(), e.abs, stat).map_err(io)?;
                 }
                 let pending = match (&spec, e.status) {
-                    (Ok(s), Status::Pending) => {
-                        Some((s.clone(), meta.clone(), e.abs.to_path_buf()))
-                    }
+                    (Ok(s), Status::Pending) => Some((s.clone(), *stat, e.abs.to_path_buf())),
                     _ => None,
                 };
                 let name = e.path.rsplit(|&c| c == b'/').next().unwrap_or(e.path);
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
-                let size = if is_file { meta.len() } else { 0 };
+                let size = if is_file { stat.size } else { 0 };
                 if let Some(r) = e.verdict.by.and_then(|by| by_rule.get_mut(by)) {
                     r.2 = true;
                     if is_file && e.verdict.excluded && e.status != Status::Sent {
@@ -257,7 +266,7 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                 match e.status {
                     Status::Sent => {
                         let added = match spec {
-                            Ok(spec) => tar.add_spec(spec, e.abs, &meta).map_err(io)?,
+                            Ok(spec) => tar.add_spec(spec, e.abs, stat).map_err(io)?,
                             Err(r) => crate::archive::Added::Skipped(r),
                         };
                         if added

@@ -18,11 +18,10 @@
 //! (never skipping anything), for the report.
 
 use std::ffi::OsStr;
-use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
+use crate::fsx::{self, Child, Prefetch, Stat};
 use crate::matcher::{MatchError, MatchInfo, Matcher, Verdict};
 
 /// Which of Docker's context engines to follow.
@@ -66,22 +65,30 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn from_file_type(ft: fs::FileType) -> Kind {
-        if ft.is_dir() {
-            Kind::Dir
-        } else if ft.is_symlink() {
-            Kind::Symlink
-        } else if ft.is_fifo() {
-            Kind::Fifo
-        } else if ft.is_socket() {
-            Kind::Socket
-        } else if ft.is_char_device() {
-            Kind::CharDevice
-        } else if ft.is_block_device() {
-            Kind::BlockDevice
-        } else {
-            Kind::File
+    /// The kind of an `st_mode`'s file-type bits.
+    pub fn from_mode(mode: u32) -> Kind {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            libc::S_IFIFO => Kind::Fifo,
+            libc::S_IFSOCK => Kind::Socket,
+            libc::S_IFCHR => Kind::CharDevice,
+            libc::S_IFBLK => Kind::BlockDevice,
+            _ => Kind::File,
         }
+    }
+
+    fn from_d_type(t: u8) -> Option<Kind> {
+        Some(match t {
+            libc::DT_DIR => Kind::Dir,
+            libc::DT_LNK => Kind::Symlink,
+            libc::DT_FIFO => Kind::Fifo,
+            libc::DT_SOCK => Kind::Socket,
+            libc::DT_CHR => Kind::CharDevice,
+            libc::DT_BLK => Kind::BlockDevice,
+            libc::DT_REG => Kind::File,
+            _ => return None,
+        })
     }
 }
 
@@ -117,6 +124,10 @@ pub struct Entry<'a> {
     pub in_skipped_dir: bool,
     /// Depth below the root (top-level entries have depth 1).
     pub depth: usize,
+    /// The entry's `lstat`, read with its directory's listing when
+    /// [`Walker::metadata`] is set (`None` for
+    /// the lazily sent parents of BuildKit, and when the entry vanished).
+    pub meta: Option<&'a Stat>,
 }
 
 /// What the walker reports.
@@ -177,6 +188,23 @@ pub struct Walker<'m> {
     pub includes: Option<&'m Matcher>,
     /// Sent entries only, or all.
     pub mode: WalkMode,
+    /// Read every entry's metadata with its directory's listing
+    /// ([`Entry::meta`]); with [`WalkMode::All`], directories are also read
+    /// ahead on the other cores.
+    pub metadata: bool,
+}
+
+impl<'m> Walker<'m> {
+    /// A walker over `excludes`, with no include patterns and no metadata.
+    pub fn new(engine: Engine, excludes: &'m Matcher, mode: WalkMode) -> Walker<'m> {
+        Walker {
+            engine,
+            excludes,
+            includes: None,
+            mode,
+            metadata: false,
+        }
+    }
 }
 
 const PATTERN_CHARS: &[u8] = b"*[]?^\\";
@@ -240,17 +268,7 @@ struct State<'w, 'm, F> {
     only_prefix_excl: bool,
     only_prefix_incl: bool,
     stop: bool,
-}
-
-/// Reads a directory's entries sorted by name bytes, as Go's `os.ReadDir`.
-fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<(Vec<u8>, Option<fs::FileType>)>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        out.push((e.file_name().as_bytes().to_vec(), e.file_type().ok()));
-    }
-    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    prefetch: Option<&'w Prefetch>,
 }
 
 impl<'w, 'm, E, F> State<'w, 'm, F>
@@ -264,6 +282,7 @@ where
         status: Status,
         verdict: Verdict,
         in_skipped_dir: bool,
+        meta: Option<&Stat>,
     ) -> Result<(), E> {
         let depth = self.frames.len() + 1;
         (self.emit)(Event::Entry(Entry {
@@ -274,6 +293,7 @@ where
             verdict,
             in_skipped_dir,
             depth,
+            meta,
         }))
     }
 
@@ -301,6 +321,7 @@ where
                     verdict: f.verdict,
                     in_skipped_dir: false,
                     depth: i + 1,
+                    meta: None,
                 }))?;
             }
         }
@@ -308,7 +329,11 @@ where
     }
 
     fn walk_dir(&mut self, skipped: Option<Verdict>) -> Result<(), E> {
-        let children = match read_dir_sorted(&self.abs) {
+        let listing = match self.prefetch {
+            Some(pf) => pf.take(&self.abs),
+            None => fsx::list(&self.abs, self.w.metadata),
+        };
+        let children = match listing {
             Ok(c) => c,
             Err(e) => {
                 let path = self.abs.display().to_string();
@@ -332,7 +357,16 @@ where
                 }
             }
         };
-        for (name, ft) in children {
+        if let Some(pf) = self.prefetch {
+            let abs = &self.abs;
+            pf.ahead(
+                children
+                    .iter()
+                    .filter(|c| c.meta.is_some_and(|m| m.is_dir()))
+                    .map(|c| abs.join(OsStr::from_bytes(&c.name))),
+            );
+        }
+        for child in &children {
             if self.stop {
                 break;
             }
@@ -340,16 +374,19 @@ where
             if rel_len > 0 {
                 self.rel.push(b'/');
             }
-            self.rel.extend_from_slice(&name);
-            self.abs.push(OsStr::from_bytes(&name));
-            let kind = match ft {
-                Some(ft) => Some(Kind::from_file_type(ft)),
-                None => fs::symlink_metadata(&self.abs)
-                    .ok()
-                    .map(|m| Kind::from_file_type(m.file_type())),
+            self.rel.extend_from_slice(&child.name);
+            self.abs.push(OsStr::from_bytes(&child.name));
+            let kind = match &child.meta {
+                Some(m) => Some(Kind::from_mode(m.mode)),
+                None if self.w.metadata => None,
+                None => Kind::from_d_type(child.d_type).or_else(|| {
+                    std::fs::symlink_metadata(&self.abs)
+                        .ok()
+                        .map(|m| Kind::from_mode(fsx::Stat::from(&m).mode))
+                }),
             };
             let r = match kind {
-                Some(kind) => self.visit(kind, skipped),
+                Some(kind) => self.visit(kind, skipped, child),
                 None => Ok(()), // vanished: Go's WalkDir reports and moves on
             };
             self.abs.pop();
@@ -359,11 +396,12 @@ where
         Ok(())
     }
 
-    fn visit(&mut self, kind: Kind, skipped: Option<Verdict>) -> Result<(), E> {
+    fn visit(&mut self, kind: Kind, skipped: Option<Verdict>, child: &Child) -> Result<(), E> {
         let is_dir = kind == Kind::Dir;
+        let meta = child.meta.as_ref();
         if let Some(v) = skipped {
             // Inside a directory the engine skipped (All mode only).
-            self.entry(kind, Status::Excluded, v, true)?;
+            self.entry(kind, Status::Excluded, v, true, meta)?;
             if is_dir {
                 self.frames.push(DirFrame {
                     rel_len: self.rel.len(),
@@ -399,10 +437,13 @@ where
             // For an include matcher, "excluded" means "matched": wanted.
             if !iv.excluded {
                 if is_dir && self.only_prefix_incl && !prefix_reopens(inc, &self.rel, false, true) {
-                    return self.skip_dir(Verdict {
-                        excluded: false,
-                        by: None,
-                    });
+                    return self.skip_dir(
+                        Verdict {
+                            excluded: false,
+                            by: None,
+                        },
+                        meta,
+                    );
                 }
                 not_followed = true;
             }
@@ -419,7 +460,7 @@ where
         let mut status = Status::Sent;
         if verdict.excluded {
             if !is_dir {
-                return self.entry(kind, Status::Excluded, verdict, false);
+                return self.entry(kind, Status::Excluded, verdict, false, meta);
             }
             let may_skip = match self.w.engine {
                 Engine::Classic => true,
@@ -433,7 +474,7 @@ where
                     self.w.engine == Engine::Buildkit,
                 );
             if may_skip && !reopened {
-                return self.skip_dir(verdict);
+                return self.skip_dir(verdict, meta);
             }
             status = match self.w.engine {
                 Engine::Classic => Status::Excluded,
@@ -441,7 +482,7 @@ where
             };
         } else if not_followed {
             if !is_dir {
-                return self.entry(kind, Status::Excluded, verdict, false);
+                return self.entry(kind, Status::Excluded, verdict, false, meta);
             }
             status = Status::Pending;
         }
@@ -449,7 +490,7 @@ where
             self.flush_pending()?;
         }
         if status == Status::Sent || self.w.mode == WalkMode::All {
-            self.entry(kind, status, verdict, false)?;
+            self.entry(kind, status, verdict, false, meta)?;
         }
         if is_dir {
             self.frames.push(DirFrame {
@@ -474,9 +515,9 @@ where
         Ok(())
     }
 
-    fn skip_dir(&mut self, verdict: Verdict) -> Result<(), E> {
+    fn skip_dir(&mut self, verdict: Verdict, meta: Option<&Stat>) -> Result<(), E> {
         if self.w.mode == WalkMode::All {
-            self.entry(Kind::Dir, Status::Excluded, verdict, false)?;
+            self.entry(Kind::Dir, Status::Excluded, verdict, false, meta)?;
             self.frames.push(DirFrame {
                 rel_len: self.rel.len(),
                 excl_info: MatchInfo::default(),
@@ -524,6 +565,12 @@ impl<'m> Walker<'m> {
         F: FnMut(Event<'_>) -> Result<(), E>,
         E: From<WalkError>,
     {
+        let workers = if self.metadata && self.mode == WalkMode::All {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8)) - 1
+        } else {
+            0
+        };
+        let prefetch = (workers > 0).then(|| Prefetch::new(self.metadata));
         let mut st = State {
             w: self,
             emit,
@@ -534,8 +581,26 @@ impl<'m> Walker<'m> {
             only_prefix_excl: only_prefix(self.excludes, true),
             only_prefix_incl: self.includes.is_none_or(|m| only_prefix(m, false)),
             stop: false,
+            prefetch: prefetch.as_ref(),
         };
-        st.walk_dir(None)?;
-        Ok(st.warnings)
+        let Some(pf) = prefetch.as_ref() else {
+            st.walk_dir(None)?;
+            return Ok(st.warnings);
+        };
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| pf.work());
+            }
+            // Stops the workers however the walk ends.
+            struct Stop<'a>(&'a Prefetch);
+            impl Drop for Stop<'_> {
+                fn drop(&mut self) {
+                    self.0.stop();
+                }
+            }
+            let _stop = Stop(pf);
+            st.walk_dir(None)?;
+            Ok(st.warnings)
+        })
     }
 }

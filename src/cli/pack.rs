@@ -53,9 +53,10 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             bail!("refusing to write a binary tar to a terminal; use -o FILE or redirect stdout");
         }
         let stdout = io::stdout();
+        // A pipe holds 64 KiB: larger writes only make the reader wait.
         write_to(
             &ctx,
-            BufWriter::with_capacity(1 << 20, stdout.lock()),
+            BufWriter::with_capacity(64 << 10, stdout.lock()),
             a.gzip,
             |_| false,
         )?

@@ -72,12 +72,7 @@ fn outcome(engine: Engine, patterns: &[u8], path: &str) -> String {
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(&full, "x").unwrap();
     }
-    let w = Walker {
-        engine,
-        excludes: &m,
-        includes: None,
-        mode: WalkMode::Sent,
-    };
+    let w = Walker::new(engine, &m, WalkMode::Sent);
     let mut found = false;
     let res = w.walk(dir.path(), |ev| -> Result<(), ctxray::walk::WalkError> {
         if let Event::Entry(e) = ev {

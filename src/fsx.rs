@@ -1,0 +1,392 @@
+//! Directory listings with each entry's `lstat`, read relative to the
+//! directory's descriptor (`fstatat`) instead of resolving every entry's
+//! whole path again; a prefetcher that reads directories on other cores
+//! ahead of a depth-first walk; the `security.capability` xattr.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{CStr, CString};
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+
+/// The `lstat` fields the walker and the tar writer use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stat {
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// Apparent size in bytes.
+    pub size: u64,
+    /// Modification time, whole seconds since the epoch.
+    pub mtime: i64,
+    /// Inode number.
+    pub ino: u64,
+    /// Hard-link count.
+    pub nlink: u64,
+    /// Device number of a device file.
+    pub rdev: u64,
+}
+
+impl Stat {
+    /// The file-type bits.
+    pub fn file_type(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == libc::S_IFDIR
+    }
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.file_type() == libc::S_IFREG
+    }
+    /// A symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == libc::S_IFLNK
+    }
+}
+
+impl From<&Metadata> for Stat {
+    fn from(m: &Metadata) -> Stat {
+        Stat {
+            mode: m.mode(),
+            size: m.size(),
+            mtime: m.mtime(),
+            ino: m.ino(),
+            nlink: m.nlink(),
+            rdev: m.rdev(),
+        }
+    }
+}
+
+impl Stat {
+    fn from_libc(st: &libc::stat) -> Stat {
+        Stat {
+            mode: st.st_mode,
+            size: st.st_size as u64,
+            mtime: st.st_mtime,
+            ino: st.st_ino,
+            nlink: st.st_nlink,
+            rdev: st.st_rdev,
+        }
+    }
+}
+
+/// One directory entry.
+#[derive(Debug, Clone)]
+pub struct Child {
+    /// File name.
+    pub name: Vec<u8>,
+    /// `d_type` (`libc::DT_*`; `DT_UNKNOWN` when the file system gives none).
+    pub d_type: u8,
+    /// Its `lstat`, when asked for and the entry still exists.
+    pub meta: Option<Stat>,
+}
+
+/// A directory's entries sorted by name bytes (as Go's `os.ReadDir`).
+pub type Listing = io::Result<Vec<Child>>;
+
+struct DirStream(*mut libc::DIR);
+
+impl Drop for DirStream {
+    fn drop(&mut self) {
+        // SAFETY: the stream came from a successful `fdopendir` and is
+        // closed exactly once, here.
+        unsafe {
+            libc::closedir(self.0);
+        }
+    }
+}
+
+fn cstring(p: &[u8]) -> io::Result<CString> {
+    CString::new(p).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
+}
+
+/// Lists `dir` (never following a symlink in its last component), with
+/// each entry's metadata when `meta`.
+pub fn list(dir: &Path, meta: bool) -> Listing {
+    let c = cstring(dir.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is an open directory descriptor; on success the stream
+    // owns it, on failure we close it.
+    let dirp = unsafe { libc::fdopendir(fd) };
+    if dirp.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: `fd` is open and owned here.
+        unsafe { libc::close(fd) };
+        return Err(e);
+    }
+    let stream = DirStream(dirp);
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: errno is thread-local; clearing it tells end from error.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `stream.0` is a live stream used by this thread only.
+        let ent = unsafe { libc::readdir64(stream.0) };
+        if ent.is_null() {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error().unwrap_or(0) != 0 {
+                return Err(e);
+            }
+            break;
+        }
+        // SAFETY: a non-null entry from readdir64 is valid until the next
+        // call on the stream; `d_name` is NUL-terminated.
+        let (name, d_type) = unsafe {
+            let ent = &*ent;
+            (CStr::from_ptr(ent.d_name.as_ptr()), ent.d_type)
+        };
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." {
+            continue;
+        }
+        let meta = if meta {
+            // SAFETY: the stream is live, so its descriptor is.
+            stat_at(unsafe { libc::dirfd(stream.0) }, name)
+        } else {
+            None
+        };
+        out.push(Child {
+            name: bytes.to_vec(),
+            d_type,
+            meta,
+        });
+    }
+    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn stat_at(dfd: libc::c_int, name: &CStr) -> Option<Stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dfd` is an open directory, `name` NUL-terminated, `st`
+    // writable; on success the kernel filled it.
+    let r = unsafe {
+        libc::fstatat(
+            dfd,
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: fstatat succeeded.
+    Some(Stat::from_libc(unsafe { &st.assume_init() }))
+}
+
+const CAP_NAME: &CStr = c"security.capability";
+
+/// `security.capability` of `path` itself (never of a symlink's target).
+pub fn capability(path: &Path) -> Option<Vec<u8>> {
+    let c = cstring(path.as_os_str().as_bytes()).ok()?;
+    let mut buf = [0u8; 128];
+    // SAFETY: `c` is a valid NUL-terminated path, the name is a static
+    // NUL-terminated string and `buf` is writable for `buf.len()` bytes.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            CAP_NAME.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    buf.get(..n as usize).map(<[u8]>::to_vec)
+}
+
+/// Reads directories ahead of a depth-first walk on other threads.
+///
+/// The walk announces the directories it will enter ([`Prefetch::ahead`],
+/// in visiting order) and takes each listing when it gets there
+/// ([`Prefetch::take`]); a listing not yet started is read by the walk
+/// itself, so the walk never waits on queued work. Listings read ahead are
+/// bounded ([`MAX_AHEAD`] entries), so memory stays flat.
+pub struct Prefetch {
+    state: Mutex<PfState>,
+    /// Workers wait here for work.
+    work_cv: Condvar,
+    /// The walk waits here for a listing being read.
+    walk_cv: Condvar,
+    meta: bool,
+}
+
+/// Most entries held in listings read ahead and not yet taken.
+pub const MAX_AHEAD: usize = 1 << 16;
+
+#[derive(Default)]
+struct PfState {
+    /// Directories to read, the next one last.
+    queue: Vec<PathBuf>,
+    running: HashSet<PathBuf>,
+    done: HashMap<PathBuf, Listing>,
+    held: usize,
+    idle_workers: usize,
+    walk_waiting: bool,
+    shutdown: bool,
+}
+
+fn held(l: &Listing) -> usize {
+    l.as_ref().map_or(1, |v| v.len() + 1)
+}
+
+impl Prefetch {
+    /// A prefetcher reading metadata with listings when `meta`.
+    pub fn new(meta: bool) -> Prefetch {
+        Prefetch {
+            state: Mutex::new(PfState::default()),
+            work_cv: Condvar::new(),
+            walk_cv: Condvar::new(),
+            meta,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PfState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Announces directories the walk will enter, in visiting order.
+    pub fn ahead(&self, dirs: impl DoubleEndedIterator<Item = PathBuf>) {
+        let mut st = self.lock();
+        let before = st.queue.len();
+        st.queue.extend(dirs.rev());
+        let wake = st.idle_workers > 0 && st.queue.len() > before && st.held < MAX_AHEAD;
+        drop(st);
+        if wake {
+            self.work_cv.notify_all();
+        }
+    }
+
+    /// The listing of `dir`, read ahead or read now.
+    pub fn take(&self, dir: &Path) -> Listing {
+        let mut st = self.lock();
+        loop {
+            if let Some(l) = st.done.remove(dir) {
+                let was_full = st.held >= MAX_AHEAD;
+                st.held -= held(&l);
+                let wake = was_full && st.held < MAX_AHEAD && st.idle_workers > 0;
+                drop(st);
+                if wake {
+                    self.work_cv.notify_all();
+                }
+                return l;
+            }
+            if !st.running.contains(dir) {
+                break;
+            }
+            st.walk_waiting = true;
+            st = self.walk_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.walk_waiting = false;
+        }
+        if let Some(i) = st.queue.iter().rposition(|q| q == dir) {
+            st.queue.remove(i);
+        }
+        drop(st);
+        list(dir, self.meta)
+    }
+
+    /// A worker's loop: read queued directories until [`Prefetch::stop`].
+    pub fn work(&self) {
+        let mut st = self.lock();
+        loop {
+            if st.shutdown {
+                return;
+            }
+            if st.held < MAX_AHEAD {
+                if let Some(dir) = st.queue.pop() {
+                    st.running.insert(dir.clone());
+                    drop(st);
+                    let l = list(&dir, self.meta);
+                    st = self.lock();
+                    st.running.remove(&dir);
+                    st.held += held(&l);
+                    st.done.insert(dir, l);
+                    if st.walk_waiting {
+                        self.walk_cv.notify_one();
+                    }
+                    continue;
+                }
+            }
+            st.idle_workers += 1;
+            st = self.work_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.idle_workers -= 1;
+        }
+    }
+
+    /// Stops the workers and drops what they read.
+    pub fn stop(&self) {
+        let mut st = self.lock();
+        st.shutdown = true;
+        st.queue.clear();
+        st.done.clear();
+        st.held = 0;
+        drop(st);
+        self.work_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn listing_matches_std() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("b"), "xyz").unwrap();
+        fs::create_dir(d.path().join("a")).unwrap();
+        std::os::unix::fs::symlink("nowhere", d.path().join("c")).unwrap();
+        let l = list(d.path(), true).unwrap();
+        let names: Vec<_> = l.iter().map(|c| c.name.clone()).collect();
+        assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        for c in &l {
+            let p = d.path().join(std::ffi::OsStr::from_bytes(&c.name));
+            let want = Stat::from(&fs::symlink_metadata(&p).unwrap());
+            assert_eq!(c.meta.unwrap(), want);
+            assert_eq!(capability(&p), None);
+        }
+        assert!(l[0].meta.unwrap().is_dir());
+        assert!(l[2].meta.unwrap().is_symlink());
+        assert!(
+            list(&d.path().join("c"), false).is_err(),
+            "never follows a symlink"
+        );
+    }
+
+    #[test]
+    fn prefetch_gives_every_listing_once() {
+        let d = tempfile::tempdir().unwrap();
+        let mut dirs = Vec::new();
+        for i in 0..50 {
+            let p = d.path().join(format!("d{i:02}"));
+            fs::create_dir(&p).unwrap();
+            fs::write(p.join("f"), "x").unwrap();
+            dirs.push(p);
+        }
+        let pf = Prefetch::new(true);
+        std::thread::scope(|s| {
+            s.spawn(|| pf.work());
+            pf.ahead(dirs.iter().cloned());
+            for p in &dirs {
+                let l = pf.take(p).unwrap();
+                assert_eq!(l.len(), 1);
+                assert_eq!(l[0].meta.unwrap().size, 1);
+            }
+            pf.stop();
+        });
+        assert_eq!(pf.lock().held, 0);
+    }
+}
