@@ -118,6 +118,7 @@ pub(crate) fn sent_files_with(
         excludes,
         includes,
         mode: WalkMode::Sent,
+        metadata: false,
     };
     let mut out = HashSet::new();
     w.walk::<Error, _>(&ctx.root, |ev| {

@@ -394,6 +394,7 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
         excludes: &other_m,
         includes: None,
         mode: WalkMode::All,
+        metadata: false,
     };
     w.walk::<crate::error::Error, _>(&ctx.root, |ev| {
         if let Event::Entry(e) = ev {
