@@ -132,7 +132,11 @@ impl CheckArgs {
         if let Some(c) = &self.config {
             return Some(c.clone());
         }
-        let p = self.context.join(config::FILE_NAME);
+        let p = if self.context.as_os_str() == "." {
+            PathBuf::from(config::FILE_NAME)
+        } else {
+            self.context.join(config::FILE_NAME)
+        };
         p.is_file().then_some(p)
     }
 }
