@@ -208,8 +208,30 @@ fn lossy(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
+/// How far a report's walk has got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Entries seen.
+    pub entries: u64,
+    /// Bytes of the regular files seen.
+    pub bytes: u64,
+}
+
+/// Entries between two progress calls.
+const PROGRESS_EVERY: u64 = 2048;
+
 /// Builds the report for an opened context.
 pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
+    build_with_progress(ctx, opts, |_| {})
+}
+
+/// [`build`], calling `progress` every few thousand entries.
+pub fn build_with_progress(
+    ctx: &Context,
+    opts: ReportOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<Report> {
+    let mut seen = Progress::default();
     let mut included = Counts::default();
     let mut excluded = Counts::default();
     let mut tar = TarBuilder::counter();
@@ -230,6 +252,13 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
                 let Some(stat) = e.meta else {
                     return Ok(()); // vanished
                 };
+                seen.entries += 1;
+                if stat.is_file() {
+                    seen.bytes += stat.size;
+                }
+                if seen.entries % PROGRESS_EVERY == 0 {
+                    progress(seen);
+                }
                 let io = |err: std::io::Error| Error::Io {
                     path: e.abs.to_path_buf(),
                     source: err,

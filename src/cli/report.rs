@@ -1,9 +1,12 @@
 //! `ctxray report` (the default command): what is sent and why it is big.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use ctxray::report::{build, Report, ReportOptions};
+use ctxray::report::{build_with_progress, Progress, Report, ReportOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::{bar, percent, sanitize_str, size, Paint};
 use super::{ContextArgs, EngineArg, Global, Outcome};
@@ -51,13 +54,65 @@ fn json(ctx: &ctxray::context::Context, r: &Report) -> serde_json::Value {
     })
 }
 
+/// A spinner on stderr, shown once a walk has taken 200 ms (on a terminal
+/// only, never with `--json`).
+struct Spinner {
+    enabled: bool,
+    start: Instant,
+    bar: Option<ProgressBar>,
+}
+
+/// 200 ms; `CTXRAY_PROGRESS_DELAY_MS` overrides it (for tests).
+fn progress_delay() -> Duration {
+    let ms = std::env::var("CTXRAY_PROGRESS_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    Duration::from_millis(ms)
+}
+
+impl Spinner {
+    fn new(enabled: bool) -> Spinner {
+        Spinner {
+            enabled,
+            start: Instant::now(),
+            bar: None,
+        }
+    }
+
+    fn tick(&mut self, p: Progress) {
+        if !self.enabled || self.start.elapsed() < progress_delay() {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template("{spinner} scanning {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(Duration::from_millis(100));
+            b
+        });
+        bar.set_message(format!("{} entries, {}", p.entries, size(p.bytes)));
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
 pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let ctx = super::open(&a.ctx, a.context.clone(), a.engine.into())?;
     let opts = ReportOptions {
         top: a.top,
         tree_depth: if a.tree { a.depth } else { 0 },
     };
-    let r = build(&ctx, opts)?;
+    let mut spinner = Spinner::new(!a.json && std::io::stderr().is_terminal());
+    let r = build_with_progress(&ctx, opts, |p| spinner.tick(p));
+    spinner.finish();
+    let r = r?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json(&ctx, &r))?);
         return Ok(Outcome::Ok);

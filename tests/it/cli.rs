@@ -1120,3 +1120,55 @@ fn ls_sent_and_excluded_partition_the_context() {
         assert_eq!(union, all, "{engine}");
     }
 }
+
+// ---------------------------------------------------------------- progress
+
+/// A context with a few thousand entries (progress is reported every 2,048).
+fn many_files_ctx() -> TempDir {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    for i in 0..50 {
+        let sub = d.path().join(format!("d{i}"));
+        fs::create_dir(&sub).unwrap();
+        for j in 0..60 {
+            fs::write(sub.join(format!("f{j}")), "x").unwrap();
+        }
+    }
+    d
+}
+
+#[test]
+fn progress_only_on_a_terminal_and_never_with_json() {
+    let d = many_files_ctx();
+    // Not a terminal: nothing on stderr, whatever the delay.
+    let r = bin()
+        .env("CTXRAY_PROGRESS_DELAY_MS", "0")
+        .args(["report", "--color", "never", p(&d)])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!stderr.contains("scanning"), "{stderr}");
+    // On a terminal (util-linux `script` gives the command a pty).
+    if StdCommand::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped the terminal half: no `script`");
+        return;
+    }
+    let exe = env!("CARGO_BIN_EXE_ctxray");
+    let on_tty = |extra: &str| {
+        let o = StdCommand::new("script")
+            .args([
+                "-qec",
+                &format!("{exe} report --color never {extra} {}", p(&d)),
+                "/dev/null",
+            ])
+            .env("CTXRAY_PROGRESS_DELAY_MS", "0")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(on_tty("").contains("scanning"), "a spinner on a terminal");
+    let json = on_tty("--json");
+    assert!(!json.contains("scanning"), "{json}");
+}
