@@ -178,6 +178,16 @@ fn level(p: Paint, l: Level) -> String {
     }
 }
 
+/// A message or fix line made safe to print: control characters and
+/// bidirectional overrides escaped; a backslash stays one (it is pattern
+/// syntax the user must see as written).
+fn text(s: &str) -> String {
+    s.split('\\')
+        .map(sanitize_str)
+        .collect::<Vec<_>>()
+        .join("\\")
+}
+
 fn print_human(findings: &[Finding], p: Paint) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     let mut last: Option<&str> = None;
@@ -198,10 +208,10 @@ fn print_human(findings: &[Finding], p: Paint) -> anyhow::Result<()> {
             level(p, f.level),
             f.code,
             f.name,
-            sanitize_str(&f.message)
+            text(&f.message)
         )?;
         if let Some(fix) = &f.fix {
-            writeln!(out, "  {} {}", p.green("fix:"), sanitize_str(fix))?;
+            writeln!(out, "  {} {}", p.green("fix:"), text(fix))?;
         }
     }
     let (e, w, i) = lint::counts(findings);

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::matcher::Matcher;
 use crate::walk::{Engine, Kind};
 
-use super::facts::{by_top, sent_files_with, Ent};
+use super::facts::{by_top, matching, sent_files_with, Ent};
 use super::secrets::secret_kind;
 use super::{display_path, files, list, lossy, size, Env, Finding, Level};
 
@@ -148,12 +148,7 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
         let Some(p) = m.patterns().first() else {
             continue;
         };
-        let tops: Vec<&Ent> = env
-            .facts
-            .ents
-            .iter()
-            .filter(|e| p.matches(&e.path).unwrap_or(false))
-            .collect();
+        let tops: Vec<&Ent> = matching(env.facts, p).collect();
         if tops.is_empty() {
             let mut f = finding(
                 "DF003",

@@ -24,6 +24,8 @@ pub(crate) struct Ent {
     pub by: Option<usize>,
     /// Inside a directory the engine skips without looking.
     pub in_skipped: bool,
+    /// Number of path components.
+    pub depth: usize,
 }
 
 /// Every entry of the context, in walk order, as the context's engine
@@ -57,6 +59,7 @@ impl Facts {
                         sent: e.status == Status::Sent,
                         by: e.verdict.by,
                         in_skipped: e.in_skipped_dir,
+                        depth: e.depth,
                     });
                 }
                 Event::Leave { sent, .. } => {
@@ -88,6 +91,14 @@ impl Facts {
         self.ents.iter().filter(|e| e.sent && e.kind != Kind::Dir)
     }
 
+    /// The distinct last components of sent entries and their ancestors.
+    pub fn sent_names(&self) -> HashSet<&[u8]> {
+        self.sent_and_ancestors()
+            .into_iter()
+            .map(|p| p.rsplit(|&c| c == b'/').next().unwrap_or(p))
+            .collect()
+    }
+
     /// Paths of sent entries and of every ancestor of a sent entry.
     pub fn sent_and_ancestors(&self) -> HashSet<&[u8]> {
         let mut s = HashSet::new();
@@ -104,6 +115,30 @@ impl Facts {
         }
         s
     }
+}
+
+/// How many components a path must have for `p` to match it directly,
+/// when that is fixed: no `**`, and no class or escape that could match a
+/// `/`.
+pub(crate) fn fixed_depth(p: &crate::matcher::Pattern) -> Option<usize> {
+    let t = &p.text;
+    if t.windows(2).any(|w| w == b"**") || t.contains(&b'[') || t.contains(&b'\\') {
+        return None;
+    }
+    Some(t.split(|&c| c == b'/').count())
+}
+
+/// The entries `p` matches directly.
+pub(crate) fn matching<'a>(
+    facts: &'a Facts,
+    p: &'a crate::matcher::Pattern,
+) -> impl Iterator<Item = &'a Ent> + 'a {
+    let want = fixed_depth(p);
+    facts
+        .ents
+        .iter()
+        .filter(move |e| want.is_none_or(|d| e.depth == d))
+        .filter(move |e| p.matches(&e.path).unwrap_or(false))
 }
 
 /// The sent non-directories when walking `root` with these patterns.
@@ -130,6 +165,92 @@ pub(crate) fn sent_files_with(
         Ok(())
     })?;
     Ok(out)
+}
+
+/// What changes in what is sent if line `line` of the ignore file read
+/// `new` instead; `None` when the changed file does not compile.
+///
+/// When the line is a normal pattern before and after (so which excluded
+/// directories the engine enters cannot change), only files that the old
+/// or the new pattern matches (themselves or through a parent) can change,
+/// and each is decided as the walker decides it; otherwise the context is
+/// walked again.
+pub(crate) fn change_line(
+    ctx: &Context,
+    facts: &Facts,
+    line: usize,
+    new: &[u8],
+) -> Result<Option<Change>> {
+    let Some(m) = variant(ctx, line, new) else {
+        return Ok(None);
+    };
+    let old: Vec<crate::matcher::Pattern> = ctx
+        .effective
+        .patterns()
+        .iter()
+        .filter(|p| p.line == line)
+        .cloned()
+        .collect();
+    let newp: Vec<crate::matcher::Pattern> = m
+        .patterns()
+        .iter()
+        .filter(|p| p.line == line)
+        .cloned()
+        .collect();
+    let trims = |m: &Matcher| -> Vec<Vec<u8>> {
+        m.patterns()
+            .iter()
+            .filter(|p| p.line == 0)
+            .map(|p| p.text.clone())
+            .collect()
+    };
+    let fast = old.iter().chain(&newp).all(|p| !p.exclusion) && trims(&m) == trims(&ctx.effective);
+    if !fast {
+        return change(ctx, facts, &m).map(Some);
+    }
+    let alt = Context {
+        root: ctx.root.clone(),
+        engine: ctx.engine,
+        ignore: None,
+        matcher: m.clone(),
+        effective: m,
+        dockerfile: ctx.dockerfile.clone(),
+        dockerfile_abs: ctx.dockerfile_abs.clone(),
+        warnings: Vec::new(),
+    };
+    // Whether the old or new pattern matches each entry or a parent (walk
+    // order puts a directory before its contents).
+    let mut hit = vec![false; facts.ents.len()];
+    let mut c = Change::default();
+    for (i, e) in facts.ents.iter().enumerate() {
+        let parent_hit = e
+            .path
+            .iter()
+            .rposition(|&b| b == b'/')
+            .and_then(|k| e.path.get(..k))
+            .and_then(|p| facts.index.get(p))
+            .is_some_and(|&j| hit.get(j).copied().unwrap_or(false));
+        let h = parent_hit
+            || old
+                .iter()
+                .chain(&newp)
+                .any(|p| p.matches(&e.path).unwrap_or(false));
+        if let Some(x) = hit.get_mut(i) {
+            *x = h;
+        }
+        if !h || e.kind == Kind::Dir {
+            continue;
+        }
+        let now = alt.explain(&e.path)?.sent;
+        if e.sent && !now {
+            c.removed.push((e.path.clone(), e.size));
+        } else if !e.sent && now {
+            c.added.push((e.path.clone(), e.size));
+        }
+    }
+    c.removed.sort();
+    c.added.sort();
+    Ok(Some(c))
 }
 
 /// The matcher the engine would walk with if line `line` of the ignore

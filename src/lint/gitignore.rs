@@ -102,8 +102,13 @@ pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) {
         let top = lossy(&key);
         let pattern = top.trim_end_matches('/');
         let message = if key.ends_with(b"/") {
+            let (are, them) = if n == 1 {
+                ("is", "it")
+            } else {
+                ("are", "them")
+            };
             format!(
-                "{} ({}) under `{top}` are ignored by .gitignore but sent ({}); if the build does not need them, add their paths (e.g. `{pattern}`) to the ignore file",
+                "{} ({}) under `{top}` {are} ignored by .gitignore but sent ({}); if the build does not need {them}, add a pattern for {them} (e.g. `{pattern}`) to the ignore file",
                 files(n),
                 size(bytes),
                 list(&sample, 3)

@@ -247,8 +247,16 @@ pub fn lint(ctx: &Context, opts: &LintOptions) -> Result<Vec<Finding>> {
     if let Some(data) = &ignore_text {
         out.extend(lint_ignore_text(&ignore_display, data));
     }
-    let any_bad = ctx.matcher.patterns().iter().any(|p| p.is_bad());
-    if !any_bad {
+    // Patterns that cannot compile are reported above; the other checks
+    // run as if those lines were absent (Docker would fail anyway).
+    let cleaned;
+    let ctx = if ctx.matcher.patterns().iter().any(|p| p.is_bad()) {
+        cleaned = without_bad_lines(ctx);
+        &cleaned
+    } else {
+        ctx
+    };
+    {
         let facts = facts::Facts::collect(ctx)?;
         let env = Env {
             ctx,
@@ -264,6 +272,33 @@ pub fn lint(ctx: &Context, opts: &LintOptions) -> Result<Vec<Finding>> {
     }
     sort(&mut out);
     Ok(out)
+}
+
+/// The context with the lines whose pattern cannot compile left out.
+fn without_bad_lines(ctx: &Context) -> Context {
+    let bad: Vec<usize> = ctx
+        .matcher
+        .patterns()
+        .iter()
+        .filter(|p| p.is_bad())
+        .map(|p| p.line)
+        .collect();
+    let ignore = ctx.ignore.clone().map(|mut f| {
+        f.lines.retain(|l| !bad.contains(&l.line));
+        f
+    });
+    let lines: &[crate::ignorefile::PatternLine] = ignore.as_ref().map_or(&[], |f| &f.lines);
+    let matcher = crate::matcher::Matcher::new(lines).unwrap_or_default();
+    Context {
+        root: ctx.root.clone(),
+        engine: ctx.engine,
+        ignore,
+        effective: facts::effective_for(ctx, ctx.engine, matcher.clone()),
+        matcher,
+        dockerfile: ctx.dockerfile.clone(),
+        dockerfile_abs: ctx.dockerfile_abs.clone(),
+        warnings: Vec::new(),
+    }
 }
 
 /// What every walk-based check sees.

@@ -11,7 +11,9 @@ use crate::ignorefile::PatternLine;
 use crate::matcher::Matcher;
 use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
 
-use super::facts::{by_top, change, effective_for, roots_matched, variant, Change, Ent};
+use super::facts::{
+    by_top, change_line, effective_for, fixed_depth, matching, roots_matched, Change, Ent,
+};
 use super::{files, list, lossy, size, Env, Finding, Level};
 
 pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
@@ -66,7 +68,8 @@ fn gitignore_isms(
     explained: &HashSet<usize>,
     out: &mut Vec<Finding>,
 ) -> Result<()> {
-    let sent = env.facts.sent_and_ancestors();
+    let names = env.facts.sent_names();
+    let mut sent = None;
     // (finding, removed paths, nested copies are directories)
     let mut found: Vec<(Finding, HashSet<Vec<u8>>, bool)> = Vec::new();
     for l in lines {
@@ -77,21 +80,30 @@ fn gitignore_isms(
             continue;
         };
         let mut one = Matcher::default();
-        if one.push(0, fix.as_bytes()).is_err() {
+        let mut base = Matcher::default();
+        if one.push(0, fix.as_bytes()).is_err() || base.push(0, &l.pattern).is_err() {
             continue;
         }
-        let Some(p) = one.patterns().first() else {
+        let (Some(p), Some(deep)) = (base.patterns().first(), one.patterns().first()) else {
             continue;
         };
         // Only a sent path (or an ancestor of one) that `**/P` matches can
-        // stop being sent.
-        if !sent.iter().any(|s| p.matches(s).unwrap_or(false)) {
+        // stop being sent, and (P holding no `/`, nor a class or escape that
+        // could match one) `**/P` matches a path exactly when P matches its
+        // last component.
+        let possible = if fixed_depth(p).is_some() {
+            names.iter().any(|s| p.matches(s).unwrap_or(false))
+        } else {
+            sent.get_or_insert_with(|| env.facts.sent_and_ancestors())
+                .iter()
+                .any(|s| deep.matches(s).unwrap_or(false))
+        };
+        if !possible {
             continue;
         }
-        let Some(m) = variant(env.ctx, l.line, fix.as_bytes()) else {
+        let Some(ch) = change_line(env.ctx, env.facts, l.line, fix.as_bytes())? else {
             continue;
         };
-        let ch = change(env.ctx, env.facts, &m)?;
         if ch.removed.is_empty() {
             continue;
         }
@@ -157,10 +169,9 @@ fn annotate_fixes(env: &Env<'_>, out: &mut [Finding]) -> Result<()> {
         let (Some(line), Some(fix)) = (f.line, f.fix.clone()) else {
             continue;
         };
-        let Some(m) = variant(env.ctx, line, fix.as_bytes()) else {
+        let Some(ch) = change_line(env.ctx, env.facts, line, fix.as_bytes())? else {
             continue;
         };
-        let ch = change(env.ctx, env.facts, &m)?;
         f.message
             .push_str(&format!("; {}", describe_change(&fix, &ch)));
         f.paths = ch
@@ -222,11 +233,8 @@ fn trailing_slash(env: &Env<'_>, lines: &[PatternLine], out: &mut Vec<Finding>) 
         let Some(p) = env.ctx.effective.patterns().get(i) else {
             continue;
         };
-        let hits: Vec<&Ent> = env
-            .facts
-            .ents
-            .iter()
-            .filter(|e| e.kind != Kind::Dir && p.matches(&e.path).unwrap_or(false))
+        let hits: Vec<&Ent> = matching(env.facts, p)
+            .filter(|e| e.kind != Kind::Dir)
             .collect();
         if hits.is_empty() {
             continue;
@@ -273,12 +281,7 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
         if p.line == 0 || deciders.contains(&i) || explained.contains(&p.line) {
             continue;
         }
-        let matched: Vec<&Ent> = env
-            .facts
-            .ents
-            .iter()
-            .filter(|e| p.matches(&e.path).unwrap_or(false))
-            .collect();
+        let matched: Vec<&Ent> = matching(env.facts, p).collect();
         // Which lines decide what this one matches, most entries first.
         let mut by: BTreeMap<usize, usize> = BTreeMap::new();
         for e in &matched {
