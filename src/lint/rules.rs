@@ -291,8 +291,19 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
         }
         let mut by: Vec<(usize, usize)> = by.into_iter().collect();
         by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let later: Vec<String> = by.iter().filter(|b| b.0 > i).map(|b| show(b.0)).collect();
-        let earlier: Vec<String> = by.iter().filter(|b| b.0 < i).map(|b| show(b.0)).collect();
+        let is_exc = |j: usize| pats.get(j).is_some_and(|q| q.exclusion);
+        // Exceptions that re-include what it matches; normal lines that
+        // leave it out (first, or again).
+        let later: Vec<String> = by
+            .iter()
+            .filter(|b| b.0 != i && is_exc(b.0) != p.exclusion)
+            .map(|b| show(b.0))
+            .collect();
+        let earlier: Vec<String> = by
+            .iter()
+            .filter(|b| b.0 != i && is_exc(b.0) == p.exclusion)
+            .map(|b| show(b.0))
+            .collect();
         let text = p.display();
         let sample: Vec<String> = matched.iter().take(10).map(|e| lossy(&e.path)).collect();
         let bytes = matched.iter().map(|e| e.size).sum();
@@ -314,8 +325,13 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
                 }
             } else if !later.is_empty() {
                 format!(
-                    "re-includes nothing: {} excludes what it matches again",
+                    "re-includes nothing: what it matches is left out by {}",
                     list(&later, 2)
+                )
+            } else if !earlier.is_empty() {
+                format!(
+                    "re-includes nothing: {} re-includes what it matches",
+                    list(&earlier, 2)
                 )
             } else {
                 "re-includes nothing: what it matches is not excluded".to_string()
@@ -565,6 +581,25 @@ mod tests {
         let fb = run_engine(d.path(), Engine::Buildkit);
         assert!(with(&fb, "DI014").iter().all(|x| x.line != Some(8)));
         assert_eq!(with(&fb, "DI015")[0].line, Some(8));
+    }
+
+    #[test]
+    fn redundant_through_a_later_skipped_directory() {
+        // The .pyc files under .venv/ are left out by line 2 (the engine never
+        // enters .venv/): line 1 is redundant, not shadowed.
+        let d = tree(&[
+            (".dockerignore", "**/*.pyc\n.venv\n"),
+            (".venv/lib/a.pyc", "x"),
+        ]);
+        let f = run(d.path());
+        assert!(with(&f, "DI011").is_empty(), "{f:#?}");
+        let r = with(&f, "DI012");
+        assert_eq!(r[0].line, Some(1));
+        assert!(
+            r[0].message.contains("line 2 (`.venv`)"),
+            "{}",
+            r[0].message
+        );
     }
 
     #[test]
