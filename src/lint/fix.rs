@@ -119,16 +119,29 @@ pub fn unified_diff(name: &str, old: &[u8], new: &[u8]) -> Vec<u8> {
         out.extend_from_slice(
             format!("@@ -{},{len} +{},{len} @@\n", start + 1, start + 1).as_bytes(),
         );
-        for i in start..end {
+        let mut i = start;
+        while i < end {
             let (Some(&x), Some(&y)) = (a.get(i), b.get(i)) else {
-                continue;
+                break;
             };
             if x == y {
                 emit(&mut out, b' ', x);
-            } else {
-                emit(&mut out, b'-', x);
-                emit(&mut out, b'+', y);
+                i += 1;
+                continue;
             }
+            // A run of changed lines: all removals, then all additions.
+            let run_end = (i..end).find(|&k| a.get(k) == b.get(k)).unwrap_or(end);
+            for k in i..run_end {
+                if let Some(&x) = a.get(k) {
+                    emit(&mut out, b'-', x);
+                }
+            }
+            for k in i..run_end {
+                if let Some(&y) = b.get(k) {
+                    emit(&mut out, b'+', y);
+                }
+            }
+            i = run_end;
         }
     }
     out

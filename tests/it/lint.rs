@@ -447,7 +447,7 @@ fn fix_prints_a_unified_diff() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
-        "--- a/.dockerignore\n+++ b/.dockerignore\n@@ -1,6 +1,6 @@\n # deps\n-node_modules\n+**/node_modules\n .git\n-run # volume\n+run\n-*.py[!c]\n+*.py[^c]\n-src\\app\n+src/app\n"
+        "--- a/.dockerignore\n+++ b/.dockerignore\n@@ -1,6 +1,6 @@\n # deps\n-node_modules\n+**/node_modules\n .git\n-run # volume\n-*.py[!c]\n-src\\app\n+run\n+*.py[^c]\n+src/app\n"
     );
     // --fix alone leaves the file alone.
     assert_eq!(fs::read(d.path().join(".dockerignore")).unwrap(), before);
