@@ -150,6 +150,8 @@ pub enum Outcome {
     Ok,
     /// Exit 1: a check or lint failed.
     Failed,
+    /// Exit 130: stopped by SIGINT/SIGTERM, output left as it was.
+    Interrupted,
 }
 
 /// Global settings every command sees.
@@ -219,6 +221,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(pack::EXIT_INTERRUPTED),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = io::stdout().flush();

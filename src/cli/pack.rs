@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -27,6 +28,69 @@ pub struct PackArgs {
     #[arg(long)]
     gzip: bool,
 }
+
+/// Set by SIGINT/SIGTERM while `pack` writes a file.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Until dropped, SIGINT and SIGTERM only set [`INTERRUPTED`], so the
+/// write fails at its next block and the temporary file is removed.
+struct CatchSignals {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl CatchSignals {
+    fn install() -> CatchSignals {
+        let mut old = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: a zeroed sigaction is valid; the handler only stores
+            // to an atomic, which is async-signal-safe.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &sa, &mut prev) == 0 {
+                    old.push((sig, prev));
+                }
+            }
+        }
+        CatchSignals { old }
+    }
+}
+
+impl Drop for CatchSignals {
+    fn drop(&mut self) {
+        for (sig, prev) in &self.old {
+            // SAFETY: restores the action saved by `install`.
+            unsafe {
+                libc::sigaction(*sig, prev, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// A writer that fails once a signal asked to stop.
+struct Interruptible<W>(W);
+
+impl<W: Write> Write for Interruptible<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            // Not ErrorKind::Interrupted: `write_all` retries those.
+            return Err(io::Error::other("interrupted by a signal"));
+        }
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The exit status of a run stopped by SIGINT (128 + 2), as shells report.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn write_to<W: Write>(
     ctx: &ctxray::context::Context,
@@ -81,12 +145,23 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
         let tmp_path = tmp.path().to_path_buf();
         // Neither the output nor its temporary file ever goes into the archive.
         let skip = |p: &Path| p == final_path || p == tmp_path;
-        let summary = write_to(
+        let signals = CatchSignals::install();
+        let written = write_to(
             &ctx,
-            BufWriter::with_capacity(1 << 20, tmp.as_file()),
+            BufWriter::with_capacity(1 << 20, Interruptible(tmp.as_file())),
             a.gzip,
             skip,
-        )?;
+        );
+        drop(signals);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            drop(tmp); // removes the temporary file
+            eprintln!(
+                "ctxray: interrupted; {} left as it was",
+                final_path.display()
+            );
+            return Ok(Outcome::Interrupted);
+        }
+        let summary = written?;
         tmp.as_file().sync_all().ok();
         tmp.persist(&final_path)
             .with_context(|| format!("writing {}", final_path.display()))?;

@@ -1172,3 +1172,62 @@ fn progress_only_on_a_terminal_and_never_with_json() {
     let json = on_tty("--json");
     assert!(!json.contains("scanning"), "{json}");
 }
+
+#[test]
+fn pack_interrupted_leaves_the_old_output_and_no_temp_file() {
+    let d = ctx(&[("Dockerfile", "FROM scratch\n")]);
+    // Large enough that packing takes seconds; sparse, so cheap to make.
+    fs::File::create(d.path().join("big"))
+        .unwrap()
+        .set_len(6 << 30)
+        .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("ctx.tar");
+    fs::write(&out, "the previous archive").unwrap();
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_ctxray"))
+        .args(["pack", "-o"])
+        .arg(&out)
+        .arg(d.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary file exists and is growing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let growing = fs::read_dir(out_dir.path()).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().starts_with(".ctxray-pack-")
+                && e.metadata().unwrap().len() > 0
+        });
+        if growing {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pack never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<_> = fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["ctx.tar".to_string()],
+        "no temporary file is left"
+    );
+    assert_eq!(fs::read_to_string(&out).unwrap(), "the previous archive");
+}
