@@ -8,7 +8,8 @@ use std::fs;
 use crate::archive::TarBuilder;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::walk::{Event, Kind, Status, WalkMode};
+use crate::matcher::{MatchInfo, Matcher};
+use crate::walk::{Engine, Event, Kind, Status, WalkMode};
 
 /// Files, directories and bytes of a set of entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -95,12 +96,119 @@ pub struct RuleSavings {
     pub line: usize,
     /// The pattern (with `!` for exceptions).
     pub pattern: String,
-    /// Regular files this line decided to leave out.
+    /// Whether the line is an exception (`!`).
+    pub exception: bool,
+    /// Regular files that removing this line would send (for an
+    /// exception: that it re-includes, which removing it would leave out).
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
-    /// Whether the line decided nothing in this context (dead rule).
+    /// Regular files this line decides (it is the last line matching them).
+    pub decides_files: u64,
+    /// Their bytes.
+    pub decides_bytes: u64,
+    /// Whether the line decides nothing in this context (dead or shadowed).
     pub dead: bool,
+}
+
+/// What removing one exclusion line would add back: the engine's walk
+/// re-decided, with the other lines, along the path of every file the line
+/// decides (the only files whose fate the line holds).
+struct Removal {
+    matcher: Matcher,
+    engine: Engine,
+    only_prefix_excl: bool,
+    /// The directories of the current path (depth 1, 2, ...), as the walk
+    /// without the line would see them; filled on demand.
+    frames: Vec<RemovalFrame>,
+    files: u64,
+    bytes: u64,
+}
+
+struct RemovalFrame {
+    info: MatchInfo,
+    /// The walk without the line skips this directory (or an ancestor).
+    blocked: bool,
+}
+
+impl Removal {
+    fn new(m: &Matcher, index: usize, engine: Engine) -> Removal {
+        let matcher = m.without(index);
+        Removal {
+            only_prefix_excl: crate::walk::only_prefix(&matcher, true),
+            matcher,
+            engine,
+            frames: Vec::new(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Whether the walk without the line sends the file at `path`, at
+    /// `depth` (its directories being the current path's).
+    fn sends_file(&mut self, path: &[u8], depth: usize) -> bool {
+        let dirs = depth.saturating_sub(1);
+        let mut ends = path
+            .iter()
+            .enumerate()
+            .filter(|&(_, &c)| c == b'/')
+            .map(|(k, _)| k);
+        let mut ends = ends.by_ref().skip(self.frames.len());
+        while self.frames.len() < dirs {
+            let Some(end) = ends.next() else { break };
+            let dir = &path[..end];
+            let frame = match self.frames.last() {
+                Some(p) if p.blocked => RemovalFrame {
+                    info: MatchInfo::default(),
+                    blocked: true,
+                },
+                parent => match self
+                    .matcher
+                    .matches_using_parent_results(dir, parent.map(|p| &p.info))
+                {
+                    Ok((v, info)) => {
+                        let may_skip = match self.engine {
+                            Engine::Classic => true,
+                            Engine::Buildkit => self.only_prefix_excl,
+                        };
+                        let reopened = self.matcher.has_exclusions()
+                            && crate::walk::prefix_reopens(
+                                &self.matcher,
+                                dir,
+                                true,
+                                self.engine == Engine::Buildkit,
+                            );
+                        RemovalFrame {
+                            info,
+                            blocked: v.excluded && may_skip && !reopened,
+                        }
+                    }
+                    // A pattern that cannot compile stops the walk: nothing more is sent.
+                    Err(_) => RemovalFrame {
+                        info: MatchInfo::default(),
+                        blocked: true,
+                    },
+                },
+            };
+            self.frames.push(frame);
+        }
+        let parent = self.frames.last();
+        if parent.is_some_and(|p| p.blocked) {
+            return false;
+        }
+        match self
+            .matcher
+            .matches_using_parent_results(path, parent.map(|p| &p.info))
+        {
+            Ok((v, _)) => !v.excluded,
+            Err(_) => false,
+        }
+    }
+
+    /// The walk leaves a directory at `depth`.
+    fn leave(&mut self, depth: usize) {
+        self.frames.truncate(depth.saturating_sub(1));
+    }
 }
 
 /// A sized path.
@@ -239,6 +347,7 @@ pub fn build_with_progress(
     let mut cats: HashMap<Category, Counts> = HashMap::new();
     let npat = ctx.effective.patterns().len();
     let mut by_rule = vec![(0u64, 0u64, false); npat];
+    let mut removals: Vec<Option<Removal>> = (0..npat).map(|_| None).collect();
     let mut largest_files = Vec::new();
     let mut largest_dirs = Vec::new();
     let mut hints = Vec::new();
@@ -285,11 +394,26 @@ pub fn build_with_progress(
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
                 let size = if is_file { stat.size } else { 0 };
-                if let Some(r) = e.verdict.by.and_then(|by| by_rule.get_mut(by)) {
-                    r.2 = true;
+                if let Some(by) = e.verdict.by {
+                    if let Some(r) = by_rule.get_mut(by) {
+                        r.2 = true;
+                        // An exclusion decides what it leaves out; an
+                        // exception what it re-includes.
+                        if is_file && e.verdict.excluded == (e.status != Status::Sent) {
+                            r.0 += 1;
+                            r.1 += size;
+                        }
+                    }
                     if is_file && e.verdict.excluded && e.status != Status::Sent {
-                        r.0 += 1;
-                        r.1 += size;
+                        if let Some(slot) = removals.get_mut(by) {
+                            let r = slot.get_or_insert_with(|| {
+                                Removal::new(&ctx.effective, by, ctx.engine)
+                            });
+                            if r.sends_file(e.path, e.depth) {
+                                r.files += 1;
+                                r.bytes += size;
+                            }
+                        }
                     }
                 }
                 match e.status {
@@ -383,6 +507,9 @@ pub fn build_with_progress(
             }
             Event::Leave { path, sent } => {
                 if let Some(mut d) = stack.pop() {
+                    for r in removals.iter_mut().flatten() {
+                        r.leave(d.depth);
+                    }
                     if let Some((spec, meta, abs)) = d.pending.take() {
                         if sent {
                             included.dirs += 1;
@@ -440,14 +567,24 @@ pub fn build_with_progress(
         .effective
         .patterns()
         .iter()
-        .zip(by_rule)
+        .zip(by_rule.into_iter().zip(removals))
         .filter(|(p, _)| p.line > 0)
-        .map(|(p, (files, bytes, matched))| RuleSavings {
-            line: p.line,
-            pattern: p.display(),
-            files,
-            bytes,
-            dead: !matched,
+        .map(|(p, ((files, bytes, matched), removal))| {
+            let (add_files, add_bytes) = match (&removal, p.exclusion) {
+                (_, true) => (files, bytes),
+                (Some(r), false) => (r.files, r.bytes),
+                (None, false) => (0, 0),
+            };
+            RuleSavings {
+                line: p.line,
+                pattern: p.display(),
+                exception: p.exclusion,
+                files: add_files,
+                bytes: add_bytes,
+                decides_files: files,
+                decides_bytes: bytes,
+                dead: !matched,
+            }
         })
         .collect();
     hints.sort_by_key(|h| std::cmp::Reverse(h.bytes));

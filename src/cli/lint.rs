@@ -170,7 +170,7 @@ fn print_json(a: &LintArgs, findings: &[Finding]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn level(p: Paint, l: Level) -> String {
+pub(super) fn level(p: Paint, l: Level) -> String {
     match l {
         Level::Error => p.red(l.name()),
         Level::Warning => p.yellow(l.name()),
@@ -181,7 +181,7 @@ fn level(p: Paint, l: Level) -> String {
 /// A message or fix line made safe to print: control characters and
 /// bidirectional overrides escaped; a backslash stays one (it is pattern
 /// syntax the user must see as written).
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     s.split('\\')
         .map(sanitize_str)
         .collect::<Vec<_>>()

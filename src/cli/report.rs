@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use ctxray::lint::{self, Finding, LintOptions};
 use ctxray::report::{build_with_progress, Progress, Report, ReportOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -33,9 +34,26 @@ pub struct ReportArgs {
     /// One JSON object (schema 1, raw byte counts).
     #[arg(long)]
     json: bool,
+    /// Leave out the Findings section (the lint checks walk the context again).
+    #[arg(long)]
+    no_lint: bool,
 }
 
-fn json(ctx: &ctxray::context::Context, r: &Report) -> serde_json::Value {
+/// Findings shown in the human report (the rest: `ctxray lint`).
+const TOP_FINDINGS: usize = 5;
+
+fn json(
+    ctx: &ctxray::context::Context,
+    r: &Report,
+    findings: Option<&[Finding]>,
+) -> serde_json::Value {
+    let findings = findings.map(|f| {
+        let (errors, warnings, infos) = lint::counts(f);
+        serde_json::json!({
+            "error": errors, "warning": warnings, "info": infos,
+            "top": &f[..f.len().min(TOP_FINDINGS)],
+        })
+    });
     serde_json::json!({
         "schema": 1,
         "context": ctx.root.to_string_lossy(),
@@ -46,11 +64,12 @@ fn json(ctx: &ctxray::context::Context, r: &Report) -> serde_json::Value {
         "tar_bytes": r.tar_bytes,
         "tar_bytes_without_ignore": r.tar_bytes_without_ignore,
         "categories": r.categories.iter().map(|(c, n)| serde_json::json!({"name": c.name(), "files": n.files, "bytes": n.bytes})).collect::<Vec<_>>(),
-        "rules": r.rules.iter().map(|x| serde_json::json!({"line": x.line, "pattern": x.pattern, "files": x.files, "bytes": x.bytes, "dead": x.dead})).collect::<Vec<_>>(),
+        "rules": r.rules,
         "largest": { "dirs": r.largest_dirs, "files": r.largest_files },
         "hints": r.hints,
         "tree": r.tree,
         "warnings": r.warnings,
+        "findings": findings,
     })
 }
 
@@ -113,8 +132,19 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let r = build_with_progress(&ctx, opts, |p| spinner.tick(p));
     spinner.finish();
     let r = r?;
+    let findings = if a.no_lint {
+        None
+    } else {
+        let mut f = lint::lint(&ctx, &LintOptions::default())?;
+        // Most severe first, then in file order.
+        f.sort_by_key(|x| std::cmp::Reverse(x.level));
+        Some(f)
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json(&ctx, &r))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json(&ctx, &r, findings.as_deref()))?
+        );
         return Ok(Outcome::Ok);
     }
     for w in &r.warnings {
@@ -177,11 +207,18 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
         println!();
         println!(
             "{}",
-            p.bold("Savings by rule (files and bytes each line decides to leave out)")
+            p.bold("Savings by rule (what deleting each line would add back)")
         );
         for rule in &r.rules {
             let note = if rule.dead {
                 p.yellow("  decides nothing here (dead or shadowed)")
+            } else if rule.exception {
+                p.dim("  re-included by this exception")
+            } else if rule.decides_files > rule.files {
+                p.dim(&format!(
+                    "  ({} more files also left out by other lines)",
+                    rule.decides_files - rule.files
+                ))
             } else {
                 String::new()
             };
@@ -229,6 +266,29 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
                 size(h.bytes),
                 sanitize_str(&h.suggestion)
             );
+        }
+    }
+
+    if let Some(f) = &findings {
+        println!();
+        let (errors, warnings, infos) = lint::counts(f);
+        println!(
+            "{}  {errors} errors, {warnings} warnings, {infos} info",
+            p.bold("Findings")
+        );
+        for x in f.iter().take(TOP_FINDINGS) {
+            let at = match x.line {
+                Some(l) => format!("{}:{l}", sanitize_str(&x.file)),
+                None => sanitize_str(&x.file),
+            };
+            println!(
+                "  {} {at}: {}",
+                super::lint::level(p, x.level),
+                super::lint::text(&x.message)
+            );
+        }
+        if f.len() > TOP_FINDINGS {
+            println!("  … and {} more: ctxray lint", f.len() - TOP_FINDINGS);
         }
     }
 

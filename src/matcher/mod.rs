@@ -133,6 +133,17 @@ impl Matcher {
         Ok(())
     }
 
+    /// The same matcher without the pattern at `index` (what removing
+    /// that line from the ignore file gives).
+    pub fn without(&self, index: usize) -> Matcher {
+        let mut m = self.clone();
+        if index < m.patterns.len() {
+            m.patterns.remove(index);
+        }
+        m.exclusions = m.patterns.iter().any(|p| p.exclusion);
+        m
+    }
+
     /// The patterns, in order.
     pub fn patterns(&self) -> &[Pattern] {
         &self.patterns

@@ -801,11 +801,11 @@ Left out, by category
   IDE/OS junk               1 files    6.14 kB  ░░░░░░░░░░░░░░░░░░░░
   caches                    5 files      614 B  ░░░░░░░░░░░░░░░░░░░░
 
-Savings by rule (files and bytes each line decides to leave out)
+Savings by rule (what deleting each line would add back)
   L7    .git                              0 files        0 B  decides nothing here (dead or shadowed)
-  L10   **/__pycache__                    4 files   14.85 kB
+  L10   **/__pycache__                    0 files        0 B  (4 more files also left out by other lines)
   L11   **/*.pyc                          0 files        0 B  decides nothing here (dead or shadowed)
-  L14   .venv                            45 files  439.37 kB
+  L14   .venv                            33 files  294.65 kB  (12 more files also left out by other lines)
   L15   venv                              0 files        0 B  decides nothing here (dead or shadowed)
   L18   target                           24 files   42.25 kB
   L21   .pytest_cache                     5 files      614 B
@@ -834,6 +834,14 @@ Biggest things still sent
        329 B   6.9%  █░░░░░░░░░░░░░░░░░░░  app/config.py
        155 B   3.2%  █░░░░░░░░░░░░░░░░░░░  Cargo.lock
        117 B   2.4%  ░░░░░░░░░░░░░░░░░░░░  tools/healthcheck/Cargo.toml
+
+Findings  0 errors, 0 warnings, 9 info
+  info sample-context/.dockerignore:7: `.git` matches nothing in this context
+  info sample-context/.dockerignore:11: `**/*.pyc` decides nothing: everything it matches (16 files) is already left out by line 14 (`.venv`), line 10 (`**/__pycache__`)
+  info sample-context/.dockerignore:15: `venv` matches nothing in this context
+  info sample-context/.dockerignore:22: `.mypy_cache` matches nothing in this context
+  info sample-context/.dockerignore:23: `**/*.egg-info` matches nothing in this context
+  … and 4 more: ctxray lint
 "#);
 }
 
@@ -868,7 +876,7 @@ Left out, by category
   node_modules              1 files      12 kB  ████████████████████
   __pycache__/*.pyc         1 files      900 B  ██░░░░░░░░░░░░░░░░░░
 
-Savings by rule (files and bytes each line decides to leave out)
+Savings by rule (what deleting each line would add back)
   L1    node_modules                      1 files      12 kB
   L2    **/__pycache__                    1 files      900 B
   L3    never-matches                     0 files        0 B  decides nothing here (dead or shadowed)
@@ -885,6 +893,9 @@ Biggest things still sent
 
 Hints
   dist/ (build output, 3 kB) is sent: add `dist` to the ignore file
+
+Findings  0 errors, 0 warnings, 1 info
+  info .dockerignore:3: `never-matches` matches nothing in this context
 
 Sent context
         42 B  .dockerignore
@@ -1081,6 +1092,52 @@ proptest! {
             prop_assert_eq!(a.len(), sa.len(), "duplicates in pruned walk");
             // The same order, too.
             prop_assert_eq!(&a, &b, "{:?} ignore {:?}", engine, ignore);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Each rule's "removing it adds back" figure is what a report of the
+    /// context with that line deleted from the ignore file sends more.
+    #[test]
+    fn rule_removal_matches_rerun_without_the_line(
+        tree in arb_tree(),
+        pats in prop::collection::vec(0..PATTERNS.len(), 1..6),
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        build_tree(d.path(), &tree);
+        fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let lines: Vec<&str> = pats.iter().map(|&i| PATTERNS[i]).collect();
+        let write = |skip: Option<usize>| {
+            let text: String = lines
+                .iter()
+                .enumerate()
+                // A comment of the same length: the ignore file's own size is unchanged.
+                .map(|(k, l)| if Some(k) == skip { format!("#{}\n", "x".repeat(l.len() - 1)) } else { format!("{l}\n") })
+                .collect();
+            fs::write(d.path().join(".dockerignore"), text).unwrap();
+        };
+        let opts = ctxray::report::ReportOptions { top: 0, tree_depth: 0 };
+        for engine in [Engine::Classic, Engine::Buildkit] {
+            write(None);
+            let c = Context::open(&Options::new(d.path(), engine)).unwrap();
+            let full = ctxray::report::build(&c, opts).unwrap();
+            for rule in full.rules.iter().filter(|r| !r.exception) {
+                write(Some(rule.line - 1));
+                let c = Context::open(&Options::new(d.path(), engine)).unwrap();
+                let without = ctxray::report::build(&c, opts).unwrap();
+                let added = (
+                    without.included.files - full.included.files,
+                    without.included.bytes - full.included.bytes,
+                );
+                prop_assert_eq!(
+                    (rule.files, rule.bytes), added,
+                    "{:?} line {} `{}` of {:?}", engine, rule.line, rule.pattern, lines
+                );
+                prop_assert!(rule.files <= rule.decides_files);
+            }
         }
     }
 }
