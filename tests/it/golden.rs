@@ -145,3 +145,59 @@ fn buildkit_entries_match_the_oracle() {
         failures.join("\n")
     );
 }
+
+/// Every archive ctxray writes for the corpus (both engines' file sets) is
+/// read back by GNU tar (`tar -tvf`, no warning) and by the `tar` crate,
+/// with the same number of entries.
+#[test]
+fn archives_read_back_with_gnu_tar_and_the_tar_crate() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if Command::new("tar").arg("--version").output().is_err() {
+        panic!("GNU tar is not on PATH");
+    }
+    let mut checked = 0;
+    for case in runnable_cases() {
+        let dir = materialized(&case);
+        for engine in [Engine::Classic, Engine::Buildkit] {
+            let Ok(ctx) = Context::open(&options(&case, dir.path(), engine)) else {
+                continue;
+            };
+            let Ok((bytes, summary)) = pack(&ctx, Vec::new(), |_| false) else {
+                continue;
+            };
+            let mut ar = tar::Archive::new(&bytes[..]);
+            let crate_entries = ar
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap_or_else(|err| panic!("{}: tar crate: {err}", case.name));
+                    e.path_bytes().into_owned()
+                })
+                .count() as u64;
+            assert_eq!(crate_entries, summary.entries, "{} {engine:?}", case.name);
+            let mut child = Command::new("tar")
+                .args(["-tvf", "-", "--quoting-style=escape"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let input = bytes.clone();
+            let feeder = std::thread::spawn(move || stdin.write_all(&input));
+            let out = child.wait_with_output().unwrap();
+            feeder.join().unwrap().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.is_empty(),
+                "{} {engine:?}: GNU tar: {stderr}",
+                case.name
+            );
+            let lines = out.stdout.iter().filter(|&&c| c == b'\n').count() as u64;
+            assert_eq!(lines, summary.entries, "{} {engine:?}", case.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60, "only {checked} archives checked");
+}
