@@ -126,6 +126,26 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
         )?
     } else {
         let out = std::path::absolute(&a.output)?;
+        // An existing special file (/dev/null, a FIFO, a terminal...) is
+        // written in place, as tar does; renaming over it would replace it.
+        if let Ok(m) = fs::metadata(&out) {
+            if !m.is_file() && !m.is_dir() {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&out)
+                    .with_context(|| format!("opening {}", out.display()))?;
+                if f.is_terminal() {
+                    bail!("refusing to write a binary tar to a terminal");
+                }
+                let summary =
+                    write_to(&ctx, BufWriter::with_capacity(64 << 10, f), a.gzip, |_| {
+                        false
+                    })?;
+                return finish(&ctx, &summary);
+            }
+        }
+        // A symlink to a regular file: the file it points to is replaced.
+        let out = fs::canonicalize(&out).unwrap_or(out);
         let dir = out
             .parent()
             .map(Path::to_path_buf)
@@ -167,6 +187,13 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             .with_context(|| format!("writing {}", final_path.display()))?;
         summary
     };
+    finish(&ctx, &summary)
+}
+
+fn finish(
+    ctx: &ctxray::context::Context,
+    summary: &ctxray::archive::PackSummary,
+) -> anyhow::Result<Outcome> {
     for w in &summary.warnings {
         eprintln!("ctxray: warning: {}", super::output::sanitize_str(w));
     }

@@ -9,6 +9,7 @@
 
 pub mod fpmatch;
 pub mod goregex;
+mod index;
 mod pattern;
 
 pub use pattern::Pattern;
@@ -85,6 +86,20 @@ impl MatchInfo {
     fn is_empty(&self) -> bool {
         self.bits.is_empty()
     }
+    /// The indices of the set bits, ascending.
+    fn ones(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bits.iter().enumerate().flat_map(|(w, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let b = word.trailing_zeros();
+                word &= word - 1;
+                Some(w as u32 * 64 + b)
+            })
+        })
+    }
 }
 
 /// The outcome of matching one path: excluded or not, and which pattern
@@ -103,6 +118,8 @@ pub struct Verdict {
 pub struct Matcher {
     patterns: Vec<Pattern>,
     exclusions: bool,
+    /// Built on first use for long pattern lists.
+    index: std::sync::OnceLock<index::Index>,
 }
 
 impl Matcher {
@@ -130,6 +147,7 @@ impl Matcher {
         }
         self.exclusions |= exclusion;
         self.patterns.push(Pattern::new(line, text, exclusion));
+        self.index = std::sync::OnceLock::new();
         Ok(())
     }
 
@@ -140,6 +158,7 @@ impl Matcher {
         if index < m.patterns.len() {
             m.patterns.remove(index);
         }
+        m.index = std::sync::OnceLock::new();
         m.exclusions = m.patterns.iter().any(|p| p.exclusion);
         m
     }
@@ -184,7 +203,41 @@ impl Matcher {
             excluded: false,
             by: None,
         };
-        for (i, pattern) in self.patterns.iter().enumerate() {
+        // A long list: only the patterns that can match this path (or
+        // matched its parent) are evaluated; the others would change
+        // nothing. Without parent results, a nested path also needs its
+        // ancestors tested against every pattern: no index then.
+        if self.patterns.len() >= index::MIN_PATTERNS && (parent.is_some() || !path.contains(&b'/'))
+        {
+            let ix = self.index.get_or_init(|| index::Index::new(&self.patterns));
+            let extra = parent.into_iter().flat_map(MatchInfo::ones);
+            let candidates = ix.candidates(path, extra);
+            self.evaluate(
+                path,
+                parent,
+                candidates.iter().map(|&i| i as usize),
+                &mut v,
+                &mut info,
+            )?;
+        } else {
+            self.evaluate(path, parent, 0..self.patterns.len(), &mut v, &mut info)?;
+        }
+        Ok((v, info))
+    }
+
+    /// Docker's evaluation loop over the patterns `indices` (ascending).
+    fn evaluate(
+        &self,
+        path: &[u8],
+        parent: Option<&MatchInfo>,
+        indices: impl Iterator<Item = usize>,
+        v: &mut Verdict,
+        info: &mut MatchInfo,
+    ) -> Result<(), MatchError> {
+        for i in indices {
+            let Some(pattern) = self.patterns.get(i) else {
+                continue;
+            };
             let mut matched = parent.is_some_and(|p| p.get(i));
             if !matched {
                 if pattern.exclusion != v.excluded {
@@ -201,7 +254,7 @@ impl Matcher {
                 v.by = Some(i);
             }
         }
-        Ok((v, info))
+        Ok(())
     }
 
     /// Whether pattern `i` matches a proper ancestor of `path` (errors are
@@ -281,6 +334,61 @@ impl Matcher {
 mod tests {
     use super::*;
     use crate::ignorefile::parse;
+    use proptest::prelude::*;
+
+    /// Pattern pool for the index property test: every kind the index
+    /// sorts (exact, suffix, prefix, extension regexps, the rest),
+    /// exceptions, and Docker's live regexp syntax.
+    const POOL: &[&str] = &[
+        "a", "a/b", "b/c/d", "**/b", "**/c/d", "**/x.y", "a/**", "b/c/**", "ab**", "**b", "*.y",
+        "a/*.y", "**/*.y", "*.tar.gz", "x?y", "[ab]/c", "[^a]/b", "*.y|*.z", "a{2}", "**", "*",
+        "**/*", "a/**/d", "!a/b", "!**/c", "!*.y", "!b/c/**", "!x.y", "c", "d/x.y", "a\\.y",
+        "**/a/**", "b*", "a/b/c",
+    ];
+    const NAMES: &[&str] = &["a", "b", "c", "d", "x.y", "ab", "x.z", "f.tar.gz", "aa"];
+
+    fn linear(m: &Matcher, path: &[u8], parent: Option<&MatchInfo>) -> (Verdict, MatchInfo) {
+        let parent = parent.filter(|p| !p.is_empty());
+        let mut info = MatchInfo::with_len(m.patterns.len());
+        let mut v = Verdict {
+            excluded: false,
+            by: None,
+        };
+        m.evaluate(path, parent, 0..m.patterns.len(), &mut v, &mut info)
+            .unwrap();
+        (v, info)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// With an index (long lists) the verdicts and match bits are the
+        /// ones of testing every pattern, along every path of a tree.
+        #[test]
+        fn index_agrees_with_testing_every_pattern(
+            picks in proptest::collection::vec(0..POOL.len(), index::MIN_PATTERNS..60),
+            paths in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 1..5), 1..20),
+        ) {
+            let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
+            let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
+            prop_assume!(m.patterns.len() >= index::MIN_PATTERNS);
+            for comps in &paths {
+                // Walk down the path with parent infos, as the walker does.
+                let mut parent: Option<MatchInfo> = None;
+                let mut path = Vec::new();
+                for &c in comps {
+                    if !path.is_empty() {
+                        path.push(b'/');
+                    }
+                    path.extend_from_slice(NAMES[c].as_bytes());
+                    let got = m.matches_using_parent_results(&path, parent.as_ref()).unwrap();
+                    let want = linear(&m, &path, parent.as_ref());
+                    prop_assert_eq!(&got, &want, "{} in {:?}", String::from_utf8_lossy(&path), text);
+                    parent = Some(got.1);
+                }
+            }
+        }
+    }
 
     fn m(file: &str) -> Matcher {
         Matcher::new(&parse(file.as_bytes()).unwrap()).unwrap()

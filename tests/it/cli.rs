@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
@@ -1287,4 +1287,34 @@ fn pack_interrupted_leaves_the_old_output_and_no_temp_file() {
         "no temporary file is left"
     );
     assert_eq!(fs::read_to_string(&out).unwrap(), "the previous archive");
+}
+
+#[test]
+fn pack_writes_into_special_files_and_through_symlinks_in_place() {
+    let d = ctx(&[("Dockerfile", "FROM scratch\n"), ("a.txt", "hello")]);
+    let want = ok(["pack", "-o", "-", p(&d)]).stdout;
+    let out = tempfile::tempdir().unwrap();
+    // A FIFO (like /dev/null or a process substitution): written, never replaced.
+    let fifo = out.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    ok(["pack", "-o", fifo.to_str().unwrap(), p(&d)]);
+    assert_eq!(reader.join().unwrap(), want);
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    // A symlink to a file: the file is replaced, the link stays.
+    let target = out.path().join("real.tar");
+    fs::write(&target, "old").unwrap();
+    let link = out.path().join("link.tar");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    ok(["pack", "-o", link.to_str().unwrap(), p(&d)]);
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read(&target).unwrap(), want);
 }
