@@ -2,54 +2,278 @@
 """Whole-command benchmarks of ctxray against baselines, run alternately.
 
 usage: run.py CONTEXT [--runs N] [--ctxray PATH] [--docker20 ORACLE_BIN]
+       run.py --scaling SIZE=DIR [SIZE=DIR ...] [--runs N] [--docker20 ORACLE_BIN]
+       run.py CONTEXT --ignore-lines N [--runs N]
 
-Each pair runs alternately N times (after one warm-up each); medians, the
-ratio ctxray/baseline and the peak RSS of each command are printed.
+Default: each pair runs alternately N times (after one warm-up each);
+medians, the ratio ctxray/baseline and the peak RSS of each command are
+printed.
+
+--scaling: for each SIZE=DIR (SIZE one of small, large, huge), DIR is reused
+if it holds a finished corpus, else generated with corpus.py; the same pairs
+run on each, then the cost per entry of each command is compared between
+the sizes (ratio 1.00 = linear scaling).
+
+--ignore-lines N: the context's .dockerignore is copied twice, padded with
+generated rules to 10 lines and to N lines (rules that change little of
+what is sent: exact paths that do not exist, `**/name` and `dir/**` of names
+that do not occur, a few realistic duplicates and anchored exceptions), and
+ctxray's `report --no-lint`, `ls` and `pack` are timed with each
+(`--ignore-file`), alternately.
 """
-import argparse, os, shlex, statistics, subprocess, sys, tempfile, time
+import argparse, os, random, shlex, signal, statistics, subprocess, sys, tempfile, threading, time
 
-def run(cmd):
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class TimedOut(Exception):
+    pass
+
+
+# A child of this script starts with its RSS high-water mark at this
+# script's own RSS (~14 MiB: the kernel carries it across exec), so peak RSS
+# is measured by GNU time, whose children start from its few hundred KiB.
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+RSS_FILE = tempfile.NamedTemporaryFile(delete=False).name
+
+
+def run(cmd, timeout=None):
+    argv = ["bash", "-c", cmd]
+    if GNU_TIME:
+        argv = [GNU_TIME, "-o", RSS_FILE, "-f", "%M"] + argv
     t = time.perf_counter()
-    p = subprocess.Popen(["bash", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    fired = []
+
+    def kill():
+        fired.append(1)
+        os.killpg(p.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.start()
     _, status, ru = os.wait4(p.pid, 0)
+    if timer:
+        timer.cancel()
     dt = time.perf_counter() - t
     err = p.stderr.read().decode(errors="replace")
+    if fired:
+        raise TimedOut(cmd)
     if status != 0:
         sys.exit(f"failed ({status}): {cmd}\n{err}")
-    return dt, ru.ru_maxrss / 1024  # MiB
+    kib = ru.ru_maxrss
+    if GNU_TIME:
+        kib = int(open(RSS_FILE).read().split()[-1])
+    return dt, kib / 1024  # MiB: peak of the largest process of the command
+
+
+def alternate(cmds, runs, timeout=None):
+    """Runs each command once (warm-up), then all of them in turn `runs`
+    times. Returns [(median seconds, peak RSS MiB)], None for a command that
+    timed out (it is not run again)."""
+    times = [[] for _ in cmds]
+    rss = [0.0 for _ in cmds]
+    dead = [False for _ in cmds]
+    for rep in range(runs + 1):
+        for i, c in enumerate(cmds):
+            if dead[i]:
+                continue
+            try:
+                t, r = run(c, timeout)
+            except TimedOut:
+                dead[i] = True
+                continue
+            rss[i] = max(rss[i], r)
+            if rep > 0:
+                times[i].append(t)
+    return [None if dead[i] else (statistics.median(times[i]), rss[i]) for i in range(len(cmds))]
+
 
 def pair(name, ours, base, runs):
-    run(ours); run(base)
-    a, b, ra, rb = [], [], 0, 0
-    for _ in range(runs):
-        t, r = run(ours); a.append(t); ra = max(ra, r)
-        t, r = run(base); b.append(t); rb = max(rb, r)
-    ma, mb = statistics.median(a), statistics.median(b)
+    (ma, ra), (mb, rb) = alternate([ours, base], runs)
     print(f"| {name} | {ma:.3f} s | {mb:.3f} s | {ma / mb:.2f}x | {ra:.0f} MiB | {rb:.0f} MiB |")
     sys.stdout.flush()
+    return ma, mb, ra, rb
+
+
+def sent_list(x, c):
+    lst = tempfile.NamedTemporaryFile(delete=False).name
+    subprocess.run(f"{x} ls -0 --engine classic {c} > {lst}", shell=True, check=True)
+    return lst, open(lst, "rb").read().count(b"\0")
+
+
+def jobs(x, c, lst, docker20):
+    """(name, ctxray command, baseline command, per-entry denominator, runs divisor)."""
+    out = []
+    out.append(("`pack` vs GNU tar on the same list", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
+                f"tar -C {c} --null --no-recursion -T {lst} -cf - | cat >/dev/null", "sent", 1))
+    if docker20:
+        tar_out = tempfile.NamedTemporaryFile(delete=False).name
+        out.append(("`pack` vs Docker 20.10's Go code", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
+                    f"{shlex.quote(docker20)} tar --engine docker20 {c} {tar_out}", "sent", 2))
+    out.append(("`report` vs `du -sb`", f"{x} report --json {c} >/dev/null", f"du -sb {c} >/dev/null", "all", 1))
+    out.append(("`ls` vs `find -printf ''`", f"{x} ls {c} >/dev/null", f"find {c} -printf '' >/dev/null", "all", 1))
+    return out
+
+
+HEADER = ("| job | ctxray | baseline | ratio | ctxray peak RSS | baseline peak RSS |\n"
+          "|---|---|---|---|---|---|")
+
+
+def compare(a):
+    c, x = shlex.quote(a.context), shlex.quote(a.ctxray)
+    lst, n = sent_list(x, c)
+    print(f"context {a.context}: {n} entries sent (classic); {a.runs} alternating runs, medians\n")
+    print(HEADER)
+    for name, ours, base, _, div in jobs(x, c, lst, a.docker20):
+        pair(name, ours, base, max(1, a.runs // div))
+    os.unlink(lst)
+
+
+def count_entries(d):
+    out = subprocess.run(["find", d, "-mindepth", "1", "-printf", "."], capture_output=True, check=True)
+    return len(out.stdout)
+
+
+def ensure_corpus(size, d):
+    # corpus.py writes the Dockerfile last: its presence means a finished corpus.
+    if os.path.exists(os.path.join(d, "Dockerfile")):
+        print(f"reusing {d} ({size})")
+    else:
+        print(f"generating {d} ({size}) ...")
+        sys.stdout.flush()
+        subprocess.run([sys.executable, os.path.join(HERE, "corpus.py"), d, size], check=True)
+
+
+def scaling(a):
+    x = shlex.quote(a.ctxray)
+    specs = []
+    for s in a.scaling:
+        size, _, d = s.partition("=")
+        if size not in ("small", "large", "huge") or not d:
+            sys.exit(f"--scaling takes SIZE=DIR with SIZE small, large or huge: {s}")
+        specs.append((size, d))
+    for size, d in specs:
+        ensure_corpus(size, d)
+    print(f"\n{a.runs} alternating runs per pair, medians (the Docker 20.10 pair: half as many)\n")
+    rows = {}  # (size, job) -> (t ours, t base, rss ours, rss base)
+    counts = {}
+    for size, d in specs:
+        c = shlex.quote(d)
+        lst, sent = sent_list(x, c)
+        total = count_entries(d)
+        counts[size] = {"all": total, "sent": sent}
+        load = os.getloadavg()
+        print(f"### {size}: {d}: {total} entries, {sent} sent (classic); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+        print(HEADER)
+        for name, ours, base, _, div in jobs(x, c, lst, a.docker20):
+            rows[(size, name)] = pair(name, ours, base, max(1, a.runs // div))
+        os.unlink(lst)
+        print()
+    sizes = [s for s, _ in specs]
+    if len(sizes) < 2:
+        return
+    print("Cost per entry relative to the next smaller size (1.00 = linear; entries: all for "
+          "`report`/`du`/`ls`/`find`, sent for `pack`/`tar`/Docker):\n")
+    print("| job | sizes | entries ratio | ctxray time ratio | ctxray per-entry ratio | baseline time ratio "
+          "| baseline per-entry ratio | ctxray RSS | baseline RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for lo, hi in zip(sizes, sizes[1:]):
+        for name, _, _, denom, _ in jobs(x, "C", "L", a.docker20):
+            ta, tb, ra, rb = rows[(lo, name)]
+            ua, ub, sa, sb = rows[(hi, name)]
+            nr = counts[hi][denom] / counts[lo][denom]
+            print(f"| {name} | {hi}/{lo} | {nr:.1f}x | {ua / ta:.1f}x | {ua / ta / nr:.2f} | {ub / tb:.1f}x "
+                  f"| {ub / tb / nr:.2f} | {ra:.0f} → {sa:.0f} MiB | {rb:.0f} → {sb:.0f} MiB |")
+
+
+# Names that occur in no corpus, so rules built from them exclude nothing.
+def generated_rules(n, rng):
+    realistic = ["**/*.pyc", "**/.DS_Store", "*.log", "**/*.swp", ".idea", ".vscode", "**/.pytest_cache",
+                 "coverage", "**/*.egg-info", "npm-debug.log", ".env", "**/*.orig"]
+    exts = ["py", "js", "ts", "rs", "go", "json", "md", "txt", "yaml", "toml"]
+    out = []
+    for i in range(n):
+        k = rng.randrange(20)
+        if k < 12:
+            out.append(f"src/gen{rng.randrange(50)}/file{i}.{rng.choice(exts)}")
+        elif k < 14:
+            out.append(f"**/nosuchname{i}")
+        elif k < 16:
+            out.append(f"nosuchdir{i}/**")
+        elif k < 17:
+            out.append(f"*.noext{i}")
+        elif k < 18:
+            out.append(f"!src/gen{rng.randrange(50)}/keep{i}.py")
+        else:
+            out.append(rng.choice(realistic))
+    return out
+
+
+def ignore_lines(a):
+    c, x = shlex.quote(a.context), shlex.quote(a.ctxray)
+    base = os.path.join(a.context, ".dockerignore")
+    orig = open(base).read().splitlines() if os.path.exists(base) else []
+    rng = random.Random(7)
+    extra = generated_rules(max(a.ignore_lines, 10), rng)
+    files = {}
+    for n in (10, a.ignore_lines):
+        lines = orig + extra[:max(0, n - len(orig))]
+        f = tempfile.NamedTemporaryFile("w", suffix=".dockerignore", delete=False)
+        f.write("\n".join(lines) + "\n")
+        f.close()
+        files[n] = f.name
+    sent = {}
+    for n, f in files.items():
+        out = subprocess.run(f"{x} ls -0 --engine classic --ignore-file {shlex.quote(f)} {c}", shell=True,
+                             check=True, capture_output=True).stdout
+        sent[n] = out.count(b"\0")
+    load = os.getloadavg()
+    print(f"context {a.context}: {len(orig)} lines of its own; sent (classic) with 10 lines: {sent[10]}, "
+          f"with {a.ignore_lines}: {sent[a.ignore_lines]}; {a.runs} alternating runs, medians; "
+          f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+    print(f"| job | 10 lines | {a.ignore_lines} lines | ratio | peak RSS 10 | peak RSS {a.ignore_lines} |")
+    print("|---|---|---|---|---|---|")
+    for name, cmd in [("`report --no-lint`", "{x} report --no-lint --ignore-file {f} {c} >/dev/null"),
+                      ("`report --no-lint --json`", "{x} report --no-lint --json --ignore-file {f} {c} >/dev/null"),
+                      ("`ls`", "{x} ls --ignore-file {f} {c} >/dev/null"),
+                      ("`pack`", "{x} pack --engine classic --ignore-file {f} -o - {c} | cat >/dev/null")]:
+        cmds = [cmd.format(x=x, c=c, f=shlex.quote(files[n])) for n in (10, a.ignore_lines)]
+        r = alternate(cmds, a.runs, a.timeout)
+        (ta, ra) = r[0]
+        if r[1] is None:
+            print(f"| {name} | {ta:.3f} s | > {a.timeout:.0f} s (killed) | > {a.timeout / ta:.0f}x | {ra:.0f} MiB | - |")
+        else:
+            tb, rb = r[1]
+            print(f"| {name} | {ta:.3f} s | {tb:.3f} s | {tb / ta:.2f}x | {ra:.0f} MiB | {rb:.0f} MiB |")
+        sys.stdout.flush()
+    for f in files.values():
+        os.unlink(f)
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("context")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("context", nargs="?")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ctxray", default="target/release/ctxray")
     ap.add_argument("--docker20", help="path to the Go oracle binary (engine docker20 = Docker 20.10's own code)")
+    ap.add_argument("--scaling", nargs="+", metavar="SIZE=DIR",
+                    help="generate or reuse a corpus of each size in DIR and run every pair on each")
+    ap.add_argument("--ignore-lines", type=int, metavar="N",
+                    help="time ctxray with the .dockerignore padded to 10 lines and to N lines")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="--ignore-lines: kill a command after this many seconds (default 300)")
     a = ap.parse_args()
-    c, x = shlex.quote(a.context), shlex.quote(a.ctxray)
-    lst = tempfile.NamedTemporaryFile(delete=False).name
-    subprocess.run(f"{x} ls -0 --engine classic {c} > {lst}", shell=True, check=True)
-    n = open(lst, "rb").read().count(b"\0")
-    print(f"context {a.context}: {n} entries sent (classic); {a.runs} alternating runs, medians\n")
-    print("| job | ctxray | baseline | ratio | ctxray peak RSS | baseline peak RSS |")
-    print("|---|---|---|---|---|---|")
-    pair("`pack` vs GNU tar on the same list", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
-         f"tar -C {c} --null --no-recursion -T {lst} -cf - | cat >/dev/null", a.runs)
-    if a.docker20:
-        out = tempfile.NamedTemporaryFile(delete=False).name
-        pair("`pack` vs Docker 20.10's Go code", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
-             f"{shlex.quote(a.docker20)} tar --engine docker20 {c} {out}", max(1, a.runs // 2))
-    pair("`report` vs `du -sb`", f"{x} report --json {c} >/dev/null", f"du -sb {c} >/dev/null", a.runs)
-    pair("`ls` vs `find -printf ''`", f"{x} ls {c} >/dev/null", f"find {c} -printf '' >/dev/null", a.runs)
-    os.unlink(lst)
+    if not GNU_TIME:
+        print("note: no /usr/bin/time: peak RSS is at least this script's own RSS (~14 MiB)")
+    if a.scaling:
+        scaling(a)
+    elif not a.context:
+        ap.error("CONTEXT is required (unless --scaling)")
+    elif a.ignore_lines:
+        ignore_lines(a)
+    else:
+        compare(a)
+
 
 main()
