@@ -5,5 +5,6 @@ mod cli;
 mod docker_cli;
 mod golden;
 mod lint;
+mod odd_inputs;
 mod treespec;
 mod vectors;
