@@ -55,3 +55,37 @@ fn pax_record_with_newline_is_length_prefixed() {
     want.push(b'\n');
     assert_eq!(&data[sp + 1..], &want[..]);
 }
+
+/// tar_writer: a `security.capability` value is binary and may hold a
+/// newline; its PAX record is still a single length-prefixed record, and
+/// the records come sorted by key (the capability's first).
+#[test]
+fn capability_with_newline() {
+    let cap = b"\x01\x00\x00\x02\n\x00\x00\x00".to_vec();
+    let spec = HeaderSpec {
+        name: "ping".into(),
+        typeflag: b'0',
+        mode: 0o755,
+        size: 10,
+        mtime: -1,
+        linkname: Vec::new(),
+        devmajor: 0,
+        devminor: 0,
+        capability: Some(cap.clone()),
+    };
+    let h = spec.encode().unwrap();
+    assert_eq!(h.len() as u64, spec.encoded_len().unwrap());
+    let size = usize::from_str_radix(std::str::from_utf8(&h[124..135]).unwrap(), 8).unwrap();
+    let mut data = &h[512..512 + size];
+    let mut records = Vec::new();
+    while !data.is_empty() {
+        let sp = data.iter().position(|&c| c == b' ').unwrap();
+        let len: usize = std::str::from_utf8(&data[..sp]).unwrap().parse().unwrap();
+        records.push(data[sp + 1..len].to_vec());
+        data = &data[len..];
+    }
+    let mut want_cap = b"SCHILY.xattr.security.capability=".to_vec();
+    want_cap.extend_from_slice(&cap);
+    want_cap.push(b'\n');
+    assert_eq!(records, [want_cap, b"mtime=-1\n".to_vec()]);
+}
