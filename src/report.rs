@@ -348,6 +348,9 @@ pub fn build_with_progress(
     let npat = ctx.effective.patterns().len();
     let mut by_rule = vec![(0u64, 0u64, false); npat];
     let mut removals: Vec<Option<Removal>> = (0..npat).map(|_| None).collect();
+    // The lines with a removal under way (a long ignore file has thousands
+    // of lines and few that decide anything).
+    let mut active: Vec<usize> = Vec::new();
     let mut largest_files = Vec::new();
     let mut largest_dirs = Vec::new();
     let mut hints = Vec::new();
@@ -407,6 +410,7 @@ pub fn build_with_progress(
                     if is_file && e.verdict.excluded && e.status != Status::Sent {
                         if let Some(slot) = removals.get_mut(by) {
                             let r = slot.get_or_insert_with(|| {
+                                active.push(by);
                                 Removal::new(&ctx.effective, by, ctx.engine)
                             });
                             if r.sends_file(e.path, e.depth) {
@@ -507,8 +511,10 @@ pub fn build_with_progress(
             }
             Event::Leave { path, sent } => {
                 if let Some(mut d) = stack.pop() {
-                    for r in removals.iter_mut().flatten() {
-                        r.leave(d.depth);
+                    for &i in &active {
+                        if let Some(Some(r)) = removals.get_mut(i) {
+                            r.leave(d.depth);
+                        }
                     }
                     if let Some((spec, meta, abs)) = d.pending.take() {
                         if sent {

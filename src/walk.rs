@@ -218,33 +218,25 @@ fn without_trailing_glob(p: &[u8]) -> &[u8] {
 /// ones) has text + `/` starting with `dir/`; BuildKit strips a trailing
 /// `/**` or `/*` first.
 pub(crate) fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: bool) -> bool {
-    m.patterns()
-        .iter()
-        .filter(|p| p.exclusion == exceptions)
-        .any(|p| {
-            let t = if strip {
-                without_trailing_glob(&p.text)
-            } else {
-                &p.text[..]
-            };
-            t.len() >= dir.len()
-                && t.starts_with(dir)
-                && (t.len() == dir.len() || t[dir.len()] == b'/')
-        })
+    m.patterns_of(exceptions).any(|p| {
+        let t = if strip {
+            without_trailing_glob(&p.text)
+        } else {
+            &p.text[..]
+        };
+        t.len() >= dir.len() && t.starts_with(dir) && (t.len() == dir.len() || t[dir.len()] == b'/')
+    })
 }
 
 /// Whether no pattern of `m` (exceptions when `exceptions`, else normal
 /// ones), minus a trailing `/**` or `/*`, holds a wildcard: then BuildKit
 /// may skip directories by the prefix test alone.
 pub(crate) fn only_prefix(m: &Matcher, exceptions: bool) -> bool {
-    !m.patterns()
-        .iter()
-        .filter(|p| p.exclusion == exceptions)
-        .any(|p| {
-            without_trailing_glob(&p.text)
-                .iter()
-                .any(|c| PATTERN_CHARS.contains(c))
-        })
+    !m.patterns_of(exceptions).any(|p| {
+        without_trailing_glob(&p.text)
+            .iter()
+            .any(|c| PATTERN_CHARS.contains(c))
+    })
 }
 
 struct DirFrame {

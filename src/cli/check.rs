@@ -8,6 +8,7 @@ use ctxray::check::{
     Status,
 };
 
+use super::output::{out, outln};
 use super::output::{sanitize_str, Paint};
 use super::{ContextArgs, EngineArg, Global, Outcome};
 
@@ -155,9 +156,9 @@ pub fn run(a: &CheckArgs, g: &Global) -> anyhow::Result<Outcome> {
         eprintln!("ctxray: warning: {}", sanitize_str(w));
     }
     match a.format {
-        Format::Text => print_text(a, &o, Paint(g.color)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&o))?),
-        Format::Sarif => println!(
+        Format::Text => print_text(a, &o, Paint(g.color))?,
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&render::json(&o))?),
+        Format::Sarif => outln!(
             "{}",
             serde_json::to_string_pretty(&render::sarif(
                 &o,
@@ -165,7 +166,7 @@ pub fn run(a: &CheckArgs, g: &Global) -> anyhow::Result<Outcome> {
                 env!("CARGO_PKG_REPOSITORY")
             ))?
         ),
-        Format::Github => print!("{}", render::github(&o)),
+        Format::Github => out!("{}", render::github(&o)),
     }
     Ok(if o.passed() {
         Outcome::Ok
@@ -174,12 +175,12 @@ pub fn run(a: &CheckArgs, g: &Global) -> anyhow::Result<Outcome> {
     })
 }
 
-fn print_text(a: &CheckArgs, o: &CheckOutcome, p: Paint) {
+fn print_text(a: &CheckArgs, o: &CheckOutcome, p: Paint) -> std::io::Result<()> {
     let config = match &o.config {
         Some(c) => format!("config {}", sanitize_str(&c.to_string_lossy())),
         None => "no config file".into(),
     };
-    println!(
+    outln!(
         "{} {} · engine {} · {}",
         p.bold("ctxray check"),
         sanitize_str(&a.context.to_string_lossy()),
@@ -198,7 +199,7 @@ fn print_text(a: &CheckArgs, o: &CheckOutcome, p: Paint) {
         } else {
             text
         };
-        println!("  {label}  {text}");
+        outln!("  {label}  {text}");
         for x in r.offenders.iter().take(SHOWN) {
             let place = match &x.location {
                 Location::Context(path) => sanitize_str(path),
@@ -208,18 +209,18 @@ fn print_text(a: &CheckArgs, o: &CheckOutcome, p: Paint) {
                 } => format!("{}:{l}", sanitize_str(path)),
                 Location::File { path, line: None } => sanitize_str(path),
             };
-            println!(
+            outln!(
                 "          {}  {}",
                 p.cyan(&place),
                 p.dim(&sanitize_str(&x.detail))
             );
         }
         if r.offenders.len() > SHOWN {
-            println!("          and {} more", r.offenders.len() - SHOWN);
+            outln!("          and {} more", r.offenders.len() - SHOWN);
         }
     }
     let line = render::summary(o);
-    println!(
+    outln!(
         "{}",
         if o.passed() {
             p.green(&line)
@@ -227,4 +228,5 @@ fn print_text(a: &CheckArgs, o: &CheckOutcome, p: Paint) {
             p.red(&line)
         }
     );
+    Ok(())
 }

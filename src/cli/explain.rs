@@ -7,6 +7,7 @@ use clap::Args;
 use ctxray::context::{Context, Explanation};
 use ctxray::walk::Engine;
 
+use super::output::outln;
 use super::output::{sanitize, sanitize_str, Paint};
 use super::{ContextArgs, EngineArg, Global, Outcome};
 
@@ -98,20 +99,20 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
         } else {
             " (not in the context)"
         };
-        println!(
+        outln!(
             "{}: {verdict} by {}{missing}",
             paint.bold(&name),
             primary.name()
         );
         match (x.decided_by, &x.skipped_at) {
-            (Some(i), Some(dir)) => println!(
+            (Some(i), Some(dir)) => outln!(
                 "  {} excludes the directory {}/, which {} skips without looking inside",
                 line_of(&ctx, i),
                 sanitize(dir),
                 primary.name()
             ),
-            (Some(i), None) => println!("  decided by {}", line_of(&ctx, i)),
-            (None, _) => println!("  no pattern matches it"),
+            (Some(i), None) => outln!("  decided by {}", line_of(&ctx, i)),
+            (None, _) => outln!("  no pattern matches it"),
         }
         let others: Vec<_> = x
             .matching
@@ -119,11 +120,11 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
             .filter(|&&i| Some(i) != x.decided_by)
             .collect();
         for &i in others {
-            println!("  {} also matches {}", paint.dim("·"), line_of(&ctx, i));
+            outln!("  {} also matches {}", paint.dim("·"), line_of(&ctx, i));
         }
         if let Some(o) = o {
             if o.sent != x.sent {
-                println!(
+                outln!(
                     "  {} the {} engine {}",
                     paint.yellow("engines disagree:"),
                     other.name(),
@@ -134,7 +135,7 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
     }
     if a.json {
         let v = serde_json::json!({ "schema": 1, "engine": primary.name(), "paths": json });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     }
     Ok(Outcome::Ok)
 }

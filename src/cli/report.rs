@@ -9,6 +9,7 @@ use ctxray::lint::{self, Finding, LintOptions};
 use ctxray::report::{build_with_progress, Progress, Report, ReportOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::output::outln;
 use super::output::{bar, percent, sanitize_str, size, Paint};
 use super::{ContextArgs, EngineArg, Global, Outcome};
 
@@ -141,7 +142,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
         Some(f)
     };
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json(&ctx, &r, findings.as_deref()))?
         );
@@ -155,29 +156,29 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
         Some(f) => format!("{} ({} rules)", sanitize_str(&f.display), f.lines.len()),
         None => "no ignore file".into(),
     };
-    println!(
+    outln!(
         "{} {} · engine {} · {}",
         p.bold("ctxray"),
         sanitize_str(&a.context.to_string_lossy()),
         ctx.engine.name(),
         ignore
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "  {}  {:>7} files {:>10}   (tar {})",
         p.green("sent    "),
         r.included.files,
         size(r.included.bytes),
         size(r.tar_bytes)
     );
-    println!(
+    outln!(
         "  {}  {:>7} files {:>10}",
         p.red("left out"),
         r.excluded.files,
         size(r.excluded.bytes)
     );
     let saved = r.tar_bytes_without_ignore.saturating_sub(r.tar_bytes);
-    println!(
+    outln!(
         "  {}  without {}: tar {} → {} with it ({} smaller)",
         p.cyan("savings "),
         ctx.ignore
@@ -189,11 +190,11 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     );
 
     if !r.categories.is_empty() {
-        println!();
-        println!("{}", p.bold("Left out, by category"));
+        outln!();
+        outln!("{}", p.bold("Left out, by category"));
         let max = r.categories.iter().map(|c| c.1.bytes).max().unwrap_or(0);
         for (cat, n) in &r.categories {
-            println!(
+            outln!(
                 "  {:<20} {:>6} files {:>10}  {}",
                 cat.name(),
                 n.files,
@@ -204,8 +205,8 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     }
 
     if !r.rules.is_empty() {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{}",
             p.bold("Savings by rule (what deleting each line would add back)")
         );
@@ -222,7 +223,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
             } else {
                 String::new()
             };
-            println!(
+            outln!(
                 "  L{:<4} {:<28} {:>6} files {:>10}{note}",
                 rule.line,
                 sanitize_str(&rule.pattern),
@@ -234,17 +235,17 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
 
     let total = r.included.bytes;
     if !r.largest_dirs.is_empty() || !r.largest_files.is_empty() {
-        println!();
-        println!("{}", p.bold("Biggest things still sent"));
+        outln!();
+        outln!("{}", p.bold("Biggest things still sent"));
         for (label, items, suffix) in [
             ("directories", &r.largest_dirs, "/"),
             ("files", &r.largest_files, ""),
         ] {
             if !items.is_empty() {
-                println!("  {}", p.dim(label));
+                outln!("  {}", p.dim(label));
             }
             for x in items {
-                println!(
+                outln!(
                     "  {:>10} {:>6}  {}  {}{suffix}",
                     size(x.bytes),
                     percent(x.bytes, total),
@@ -256,10 +257,10 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     }
 
     if !r.hints.is_empty() {
-        println!();
-        println!("{}", p.bold("Hints"));
+        outln!();
+        outln!("{}", p.bold("Hints"));
         for h in &r.hints {
-            println!(
+            outln!(
                 "  {}/ ({}, {}) is sent: add `{}` to the ignore file",
                 sanitize_str(&h.path),
                 h.category.name(),
@@ -270,9 +271,9 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     }
 
     if let Some(f) = &findings {
-        println!();
+        outln!();
         let (errors, warnings, infos) = lint::counts(f);
-        println!(
+        outln!(
             "{}  {errors} errors, {warnings} warnings, {infos} info",
             p.bold("Findings")
         );
@@ -281,23 +282,23 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
                 Some(l) => format!("{}:{l}", sanitize_str(&x.file)),
                 None => sanitize_str(&x.file),
             };
-            println!(
+            outln!(
                 "  {} {at}: {}",
                 super::lint::level(p, x.level),
                 super::lint::text(&x.message)
             );
         }
         if f.len() > TOP_FINDINGS {
-            println!("  … and {} more: ctxray lint", f.len() - TOP_FINDINGS);
+            outln!("  … and {} more: ctxray lint", f.len() - TOP_FINDINGS);
         }
     }
 
     if a.tree {
-        println!();
-        println!("{}", p.bold("Sent context"));
+        outln!();
+        outln!("{}", p.bold("Sent context"));
         for n in &r.tree {
             let name = n.path.rsplit('/').next().unwrap_or(&n.path);
-            println!(
+            outln!(
                 "  {:>10}  {}{}{}",
                 size(n.bytes),
                 "  ".repeat(n.depth.saturating_sub(1)),

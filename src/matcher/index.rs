@@ -44,6 +44,11 @@ impl Index {
         for (i, p) in patterns.iter().enumerate() {
             let i = i as u32;
             let t = &p.text;
+            // Docker fails when it reaches a bad pattern: it is always tried.
+            if p.is_bad() {
+                ix.always.push(i);
+                continue;
+            }
             let (_, ty) = docker_regexp(t);
             match ty {
                 0 => ix.exact.entry(t.clone()).or_default().push(i),
@@ -97,6 +102,22 @@ impl Index {
         if !self.ext.is_empty() {
             if let Some(k) = path.iter().rposition(|&c| c == b'.') {
                 add(self.ext.get(&path[k + 1..]));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+impl Index {
+    /// [`Index::candidates`] for `path` and every ancestor of it (for the
+    /// evaluations that test ancestors themselves).
+    pub(crate) fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<u32> {
+        let mut out = self.candidates(path, std::iter::empty());
+        for (k, &c) in path.iter().enumerate() {
+            if c == b'/' {
+                out.extend(self.candidates(&path[..k], std::iter::empty()));
             }
         }
         out.sort_unstable();

@@ -118,6 +118,8 @@ pub struct Verdict {
 pub struct Matcher {
     patterns: Vec<Pattern>,
     exclusions: bool,
+    /// Indices of the exception (`!`) patterns.
+    exceptions: Vec<usize>,
     /// Built on first use for long pattern lists.
     index: std::sync::OnceLock<index::Index>,
 }
@@ -146,6 +148,9 @@ impl Matcher {
             return Err(NewError::Syntax { line, pattern });
         }
         self.exclusions |= exclusion;
+        if exclusion {
+            self.exceptions.push(self.patterns.len());
+        }
         self.patterns.push(Pattern::new(line, text, exclusion));
         self.index = std::sync::OnceLock::new();
         Ok(())
@@ -159,7 +164,10 @@ impl Matcher {
             m.patterns.remove(index);
         }
         m.index = std::sync::OnceLock::new();
-        m.exclusions = m.patterns.iter().any(|p| p.exclusion);
+        m.exceptions = (0..m.patterns.len())
+            .filter(|&i| m.patterns[i].exclusion)
+            .collect();
+        m.exclusions = !m.exceptions.is_empty();
         m
     }
 
@@ -171,6 +179,16 @@ impl Matcher {
     /// Whether any exception (`!`) pattern exists.
     pub fn has_exclusions(&self) -> bool {
         self.exclusions
+    }
+
+    /// The exception (`!`) patterns, or the others, in order.
+    pub fn patterns_of(&self, exceptions: bool) -> Box<dyn Iterator<Item = &Pattern> + '_> {
+        if exceptions {
+            // Usually few, even in a long file: kept apart.
+            Box::new(self.exceptions.iter().filter_map(|&i| self.patterns.get(i)))
+        } else {
+            Box::new(self.patterns.iter().filter(|p| !p.exclusion))
+        }
     }
 
     fn err(&self, index: usize, path: &[u8]) -> MatchError {
@@ -205,13 +223,13 @@ impl Matcher {
         };
         // A long list: only the patterns that can match this path (or
         // matched its parent) are evaluated; the others would change
-        // nothing. Without parent results, a nested path also needs its
-        // ancestors tested against every pattern: no index then.
-        if self.patterns.len() >= index::MIN_PATTERNS && (parent.is_some() || !path.contains(&b'/'))
-        {
-            let ix = self.index.get_or_init(|| index::Index::new(&self.patterns));
-            let extra = parent.into_iter().flat_map(MatchInfo::ones);
-            let candidates = ix.candidates(path, extra);
+        // nothing. Without parent results, the ancestors are tested too:
+        // their candidates are added.
+        if let Some(ix) = self.index() {
+            let candidates = match parent {
+                Some(p) => ix.candidates(path, p.ones()),
+                None => ix.candidates_with_ancestors(path),
+            };
             self.evaluate(
                 path,
                 parent,
@@ -223,6 +241,25 @@ impl Matcher {
             self.evaluate(path, parent, 0..self.patterns.len(), &mut v, &mut info)?;
         }
         Ok((v, info))
+    }
+
+    /// The candidate index, for long pattern lists.
+    fn index(&self) -> Option<&index::Index> {
+        (self.patterns.len() >= index::MIN_PATTERNS)
+            .then(|| self.index.get_or_init(|| index::Index::new(&self.patterns)))
+    }
+
+    /// The patterns that may match `path` or an ancestor of it, ascending:
+    /// all of them for short lists.
+    fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<usize> {
+        match self.index() {
+            Some(ix) => ix
+                .candidates_with_ancestors(path)
+                .into_iter()
+                .map(|i| i as usize)
+                .collect(),
+            None => (0..self.patterns.len()).collect(),
+        }
     }
 
     /// Docker's evaluation loop over the patterns `indices` (ascending).
@@ -280,7 +317,10 @@ impl Matcher {
             excluded: false,
             by: None,
         };
-        for (i, pattern) in self.patterns.iter().enumerate() {
+        for i in self.candidates_with_ancestors(path) {
+            let Some(pattern) = self.patterns.get(i) else {
+                continue;
+            };
             if pattern.exclusion != v.excluded {
                 continue;
             }
@@ -303,7 +343,10 @@ impl Matcher {
             parent.split(|&c| c == b'/').collect()
         };
         let mut excluded = false;
-        for (i, pattern) in self.patterns.iter().enumerate() {
+        for i in self.candidates_with_ancestors(path) {
+            let Some(pattern) = self.patterns.get(i) else {
+                continue;
+            };
             if pattern.exclusion != excluded {
                 continue;
             }
@@ -322,7 +365,8 @@ impl Matcher {
     /// Every pattern that matches `path` or one of its ancestors, evaluated
     /// without Docker's skipping: for `explain`. Bad patterns are left out.
     pub fn all_matching(&self, path: &[u8]) -> Vec<usize> {
-        (0..self.patterns.len())
+        self.candidates_with_ancestors(path)
+            .into_iter()
             .filter(|&i| {
                 self.patterns[i].matches(path).unwrap_or(false) || self.any_parent_matches(i, path)
             })
@@ -343,20 +387,41 @@ mod tests {
         "a", "a/b", "b/c/d", "**/b", "**/c/d", "**/x.y", "a/**", "b/c/**", "ab**", "**b", "*.y",
         "a/*.y", "**/*.y", "*.tar.gz", "x?y", "[ab]/c", "[^a]/b", "*.y|*.z", "a{2}", "**", "*",
         "**/*", "a/**/d", "!a/b", "!**/c", "!*.y", "!b/c/**", "!x.y", "c", "d/x.y", "a\\.y",
-        "**/a/**", "b*", "a/b/c",
+        "**/a/**", "b*", "a/b/c", "[z-a].y", "!*.[z-a]",
     ];
     const NAMES: &[&str] = &["a", "b", "c", "d", "x.y", "ab", "x.z", "f.tar.gz", "aa"];
 
-    fn linear(m: &Matcher, path: &[u8], parent: Option<&MatchInfo>) -> (Verdict, MatchInfo) {
+    fn linear(
+        m: &Matcher,
+        path: &[u8],
+        parent: Option<&MatchInfo>,
+    ) -> Result<(Verdict, MatchInfo), MatchError> {
         let parent = parent.filter(|p| !p.is_empty());
         let mut info = MatchInfo::with_len(m.patterns.len());
         let mut v = Verdict {
             excluded: false,
             by: None,
         };
-        m.evaluate(path, parent, 0..m.patterns.len(), &mut v, &mut info)
-            .unwrap();
-        (v, info)
+        m.evaluate(path, parent, 0..m.patterns.len(), &mut v, &mut info)?;
+        Ok((v, info))
+    }
+
+    /// `matches_or_parent_matches` testing every pattern.
+    fn linear_or_parent(m: &Matcher, path: &[u8]) -> Result<Verdict, MatchError> {
+        let mut v = Verdict {
+            excluded: false,
+            by: None,
+        };
+        for (i, pattern) in m.patterns.iter().enumerate() {
+            if pattern.exclusion != v.excluded {
+                continue;
+            }
+            if m.test(i, path)? || m.any_parent_matches(i, path) {
+                v.excluded = !pattern.exclusion;
+                v.by = Some(i);
+            }
+        }
+        Ok(v)
     }
 
     proptest! {
@@ -381,10 +446,20 @@ mod tests {
                         path.push(b'/');
                     }
                     path.extend_from_slice(NAMES[c].as_bytes());
-                    let got = m.matches_using_parent_results(&path, parent.as_ref()).unwrap();
-                    let want = linear(&m, &path, parent.as_ref());
-                    prop_assert_eq!(&got, &want, "{} in {:?}", String::from_utf8_lossy(&path), text);
-                    parent = Some(got.1);
+                    let at = String::from_utf8_lossy(&path).into_owned();
+                    let got = m.matches_using_parent_results(&path, parent.as_ref());
+                    prop_assert_eq!(&got, &linear(&m, &path, parent.as_ref()), "{} in {:?}", at, text);
+                    // Without parent results (ancestors tested directly).
+                    prop_assert_eq!(
+                        m.matches_using_parent_results(&path, None),
+                        linear(&m, &path, None),
+                        "{} (no parent) in {:?}", at, text
+                    );
+                    prop_assert_eq!(m.matches_or_parent_matches(&path), linear_or_parent(&m, &path), "{}", at);
+                    match got {
+                        Ok((_, info)) => parent = Some(info),
+                        Err(_) => break,
+                    }
                 }
             }
         }

@@ -150,7 +150,13 @@ impl Pattern {
     /// Whether the pattern can never compile (Docker fails when it first
     /// evaluates it).
     pub fn is_bad(&self) -> bool {
-        matches!(self.kind(), Kind::Bad(_))
+        if let Some(k) = self.kind.get() {
+            return matches!(k, Kind::Bad(_));
+        }
+        // Without building the regexp (a long ignore file has thousands):
+        // Go's syntax is checked by translating it.
+        let (reg, ty) = docker_regexp(&self.text);
+        ty == 3 && goregex::translate(&reg).is_err()
     }
 
     /// The pattern's text as written in messages, with `!` for exceptions.
