@@ -6,6 +6,7 @@ usage: corpus.py DIR [small|large|huge]   (default large)
 large: ~100k entries, ~900 MB: Python sources with __pycache__, a .git with
 loose objects and packs, nested node_modules, a .venv, a cargo target/, big
 data files, and a .dockerignore with exceptions.
+small: ~11k entries, ~150 MB; huge: ~1M entries, ~10 GB (check free disk).
 """
 import os, random, sys
 

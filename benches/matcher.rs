@@ -318,7 +318,7 @@ fn bench_matcher(c: &mut Criterion) {
     let mut g = c.benchmark_group("matches_using_parent_results");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(2));
     let mut stack = Vec::new();
     for (name, text) in &sets {
         let m = matcher(text);
@@ -342,7 +342,7 @@ fn bench_matcher(c: &mut Criterion) {
     let mut g = c.benchmark_group("build_and_compile");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(1));
     for (name, text) in &sets {
         g.throughput(Throughput::Elements(text.lines().count() as u64));
         g.bench_with_input(BenchmarkId::from_parameter(name), text, |b, text| {

@@ -112,6 +112,9 @@ def jobs(x, c, lst, docker20):
         out.append(("`pack` vs Docker 20.10's Go code", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
                     f"{shlex.quote(docker20)} tar --engine docker20 {c} {tar_out}", "sent", 2))
     out.append(("`report` vs `du -sb`", f"{x} report --json {c} >/dev/null", f"du -sb {c} >/dev/null", "all", 1))
+    # The lint checks walk the context a second time: without them, the walk alone.
+    out.append(("`report --no-lint` vs `du -sb`", f"{x} report --json --no-lint {c} >/dev/null",
+                f"du -sb {c} >/dev/null", "all", 1))
     out.append(("`ls` vs `find -printf ''`", f"{x} ls {c} >/dev/null", f"find {c} -printf '' >/dev/null", "all", 1))
     return out
 
