@@ -10,7 +10,7 @@
 use ctxray::ignorefile;
 use ctxray::matcher::{MatchInfo, Matcher};
 use ctxray_fuzz::{
-    last_match_wins, prepare, read_ignore, restrict_line, restrict_path, RefPattern,
+    instantiate, last_match_wins, prepare, read_ignore, restrict_line, restrict_path, RefPattern,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -96,7 +96,19 @@ fn checked(file: &[u8], paths: &[u8]) {
         assert_eq!(p.exclusion, exc, "{text:?}");
     }
 
-    for path in paths.split(|&c| c == b'\n').take(6) {
+    // Paths from the input, then paths made from the patterns themselves
+    // (their wildcards filled in with choices taken from the input).
+    let mut choices = paths.iter().rev().copied().cycle().take(256);
+    let mut pick = |n: usize| usize::from(choices.next().unwrap_or(0)) % n;
+    let mut candidates: Vec<Vec<u8>> = paths
+        .split(|&c| c == b'\n')
+        .take(6)
+        .map(<[u8]>::to_vec)
+        .collect();
+    for line in text.split('\n').take(6) {
+        candidates.push(instantiate(line.trim(), &mut pick));
+    }
+    for path in &candidates {
         let Some(path) = restrict_path(path) else {
             continue;
         };

@@ -150,8 +150,12 @@ fn header(h: HeaderIn) {
             .map(|l| l.into_owned())
             .unwrap_or_default();
         assert_eq!(link, spec.linkname, "link, {spec:?}");
+        assert_eq!(entry.size() as i64, spec.size, "size, {spec:?}");
     }
-    assert_eq!(entry.size() as i64, spec.size, "size, {spec:?}");
+    match pax(b"size") {
+        Some(v) => assert_eq!(v, spec.size.to_string().into_bytes()),
+        None => assert_eq!(entry.header().size().unwrap() as i64, spec.size),
+    }
     let hdr = entry.header();
     assert_eq!(i64::from(hdr.mode().unwrap()), spec.mode, "mode, {spec:?}");
     assert_eq!(hdr.entry_type().as_byte(), spec.typeflag);

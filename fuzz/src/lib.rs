@@ -412,3 +412,61 @@ pub fn restrict_path(raw: &[u8]) -> Option<Vec<u8>> {
     }
     Some(comps.join(&b'/'))
 }
+
+/// A path that a (restricted) pattern line is likely to match, or to just
+/// miss: each wildcard is replaced by a text picked with `pick`, including
+/// texts with `/` that the wildcard must not cross. Paths drawn
+/// independently of the patterns rarely exercise them.
+pub fn instantiate(line: &str, pick: &mut dyn FnMut(usize) -> usize) -> Vec<u8> {
+    const STAR: &[&str] = &["", "x", "/", "xé", "a/b"];
+    const DSTAR: &[&str] = &["", "a/", "a/b/", "x", "/"];
+    const QUEST: &[&str] = &["x", "/", "é", "\n", ""];
+    let cs: Vec<char> = line.trim_start_matches('!').chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < cs.len() {
+        match cs[i] {
+            '*' if cs.get(i + 1) == Some(&'*') => {
+                out.push_str(DSTAR[pick(DSTAR.len())]);
+                i += 2;
+            }
+            '*' => {
+                out.push_str(STAR[pick(STAR.len())]);
+                i += 1;
+            }
+            '?' => {
+                out.push_str(QUEST[pick(QUEST.len())]);
+                i += 1;
+            }
+            '\\' => {
+                match cs.get(i + 1) {
+                    Some('d') => out.push('7'),
+                    Some(&c) => out.push(c),
+                    None => {}
+                }
+                i += 2;
+            }
+            '[' => {
+                let end = cs[i..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map_or(cs.len(), |k| i + k);
+                let inner: Vec<char> = cs[i + 1..end]
+                    .iter()
+                    .copied()
+                    .filter(|&c| c != '^')
+                    .collect();
+                let mut options: Vec<char> = inner.clone();
+                options.push('/');
+                options.push('q');
+                out.push(options[pick(options.len())]);
+                i = end + 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out.into_bytes()
+}
