@@ -259,8 +259,49 @@ impl Context {
         if ctx.engine == Engine::Classic {
             ctx.validate()?;
             ctx.trim_build_files();
+        } else {
+            ctx.validate_buildkit()?;
         }
         Ok(ctx)
+    }
+
+    /// BuildKit opens every file it transfers: an unreadable one fails the
+    /// build ("error from sender: open …: permission denied"). Only what
+    /// the Dockerfile makes it transfer is checked, and nothing as root.
+    fn validate_buildkit(&self) -> Result<()> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            return Ok(());
+        }
+        let follow = self
+            .dockerfile
+            .as_deref()
+            .and_then(|d| crate::dockerfile::parse(&String::from_utf8_lossy(d)).ok())
+            .and_then(|d| d.follow_paths(None));
+        let includes = follow.map(|paths| {
+            let mut m = Matcher::default();
+            for p in paths {
+                let _ = m.push(0, p.as_bytes());
+            }
+            m
+        });
+        self.walk_inner(WalkMode::Sent, includes.as_ref(), false, |ev| {
+            let Event::Entry(e) = ev else { return Ok(()) };
+            if e.status != Status::Sent || e.kind != Kind::File {
+                return Ok(());
+            }
+            match fs::File::open(e.abs) {
+                Err(err) if err.kind() == ErrorKind::PermissionDenied => Err(Error::Validation {
+                    message: format!("cannot read {}: permission denied", e.abs.display()),
+                    docker: format!(
+                        "failed to solve: error from sender: open {}: permission denied",
+                        e.abs.display()
+                    ),
+                }),
+                _ => Ok(()),
+            }
+        })?;
+        Ok(())
     }
 
     /// The ignore file's name for messages.
@@ -315,9 +356,14 @@ impl Context {
     }
 
     fn validate_dir(&self, dir: &Path, rel: &mut Vec<u8>) -> Result<()> {
-        // filepath.Walk reads the directory before calling walkFn on it, so
-        // an unreadable directory fails even when it is excluded.
-        let mut names = match fs::read_dir(dir) {
+        let names = Self::validate_read_dir(dir)?;
+        self.validate_names(dir, names, rel)
+    }
+
+    /// filepath.Walk reads a directory before calling walkFn on it, so an
+    /// unreadable directory fails even when it is excluded.
+    fn validate_read_dir(dir: &Path) -> Result<Vec<Vec<u8>>> {
+        let names = match fs::read_dir(dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok().map(|e| e.file_name().as_bytes().to_vec()))
                 .collect::<Vec<_>>(),
@@ -334,6 +380,10 @@ impl Context {
                 })
             }
         };
+        Ok(names)
+    }
+
+    fn validate_names(&self, dir: &Path, mut names: Vec<Vec<u8>>, rel: &mut Vec<u8>) -> Result<()> {
         names.sort_unstable();
         for name in names {
             let path = dir.join(std::ffi::OsStr::from_bytes(&name));
@@ -374,17 +424,23 @@ impl Context {
                 })
             }
         };
+        let ft = meta.file_type();
+        // A directory is read before walkFn sees it (and its error first).
+        let names = if ft.is_dir() {
+            Some(Self::validate_read_dir(path)?)
+        } else {
+            None
+        };
         let v = self
             .matcher
             .matches_or_parent_matches(rel)
             .map_err(|e| self.lazy_error(e, "error checking context: syntax error in pattern"))?;
-        let ft = meta.file_type();
         if v.excluded {
             // Excluded directories are skipped: nothing below is checked.
             return Ok(());
         }
-        if ft.is_dir() {
-            return self.validate_dir(path, rel);
+        if let Some(names) = names {
+            return self.validate_names(path, names, rel);
         }
         use std::os::unix::fs::FileTypeExt;
         if ft.is_symlink() || ft.is_fifo() {

@@ -35,6 +35,10 @@ pub(crate) struct Facts {
     pub ents: Vec<Ent>,
     /// Index of each path in `ents`.
     pub index: HashMap<Vec<u8>, usize>,
+    /// For a long ignore file: by pattern text (of `ctx.effective`), the
+    /// entries (indices in `ents`, ascending) that the pattern matches
+    /// directly, found through the matcher's candidate index.
+    pub direct: Option<HashMap<Vec<u8>, Vec<usize>>>,
 }
 
 impl Facts {
@@ -79,7 +83,30 @@ impl Facts {
             .enumerate()
             .map(|(i, e)| (e.path.clone(), i))
             .collect();
-        Ok(Facts { ents, index })
+        let pats = ctx.effective.patterns();
+        let direct = (pats.len() >= 64).then(|| {
+            let mut m: HashMap<Vec<u8>, Vec<usize>> =
+                pats.iter().map(|p| (p.text.clone(), Vec::new())).collect();
+            for (k, e) in ents.iter().enumerate() {
+                for i in ctx.effective.direct_candidates(&e.path) {
+                    if let Some(p) = pats.get(i) {
+                        if p.matches(&e.path).unwrap_or(false) {
+                            if let Some(v) = m.get_mut(&p.text) {
+                                if v.last() != Some(&k) {
+                                    v.push(k);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            m
+        });
+        Ok(Facts {
+            ents,
+            index,
+            direct,
+        })
     }
 
     pub fn get(&self, path: &[u8]) -> Option<&Ent> {
@@ -89,14 +116,6 @@ impl Facts {
     /// Sent non-directories.
     pub fn sent_files(&self) -> impl Iterator<Item = &Ent> {
         self.ents.iter().filter(|e| e.sent && e.kind != Kind::Dir)
-    }
-
-    /// The distinct last components of sent entries and their ancestors.
-    pub fn sent_names(&self) -> HashSet<&[u8]> {
-        self.sent_and_ancestors()
-            .into_iter()
-            .map(|p| p.rsplit(|&c| c == b'/').next().unwrap_or(p))
-            .collect()
     }
 
     /// Paths of sent entries and of every ancestor of a sent entry.
@@ -134,11 +153,24 @@ pub(crate) fn matching<'a>(
     p: &'a crate::matcher::Pattern,
 ) -> impl Iterator<Item = &'a Ent> + 'a {
     let want = fixed_depth(p);
-    facts
-        .ents
-        .iter()
+    let direct = facts.direct.as_ref().and_then(|m| m.get(&p.text));
+    let indexed = direct
+        .into_iter()
+        .flatten()
+        .filter_map(|&k| facts.ents.get(k));
+    let scanned = direct
+        .is_none()
+        .then(|| {
+            facts
+                .ents
+                .iter()
+                .filter(move |e| p.matches(&e.path).unwrap_or(false))
+        })
+        .into_iter()
+        .flatten();
+    indexed
+        .chain(scanned)
         .filter(move |e| want.is_none_or(|d| e.depth == d))
-        .filter(move |e| p.matches(&e.path).unwrap_or(false))
 }
 
 /// The sent non-directories when walking `root` with these patterns.

@@ -11,9 +11,7 @@ use crate::ignorefile::PatternLine;
 use crate::matcher::Matcher;
 use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
 
-use super::facts::{
-    by_top, change_line, effective_for, fixed_depth, matching, roots_matched, Change, Ent,
-};
+use super::facts::{by_top, change_line, effective_for, matching, roots_matched, Change, Ent};
 use super::{files, list, lossy, size, Env, Finding, Level};
 
 pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
@@ -68,8 +66,36 @@ fn gitignore_isms(
     explained: &HashSet<usize>,
     out: &mut Vec<Finding>,
 ) -> Result<()> {
-    let names = env.facts.sent_names();
-    let mut sent = None;
+    // Only a sent path (or an ancestor of one) that `**/P` matches can stop
+    // being sent, and (P holding no `/`, nor a class or escape that could
+    // match one) `**/P` matches a path exactly when P matches its last
+    // component. All the `**/P` at once, through the matcher's index: a
+    // long ignore file is not tested line by line against every path.
+    let mut deep_all = Matcher::default();
+    let mut deep_line: Vec<usize> = Vec::new();
+    for l in lines {
+        if let Some(fix) = gitignore_fix(l) {
+            if deep_all.push(l.line, fix.as_bytes()).is_ok()
+                && deep_all.patterns().len() > deep_line.len()
+            {
+                deep_line.push(l.line);
+            }
+        }
+    }
+    let mut possible_lines: HashSet<usize> = HashSet::new();
+    if !deep_line.is_empty() {
+        for s in env.facts.sent_and_ancestors() {
+            for i in deep_all.direct_candidates(s) {
+                let hit = deep_all
+                    .patterns()
+                    .get(i)
+                    .is_some_and(|q| q.matches(s).unwrap_or(false));
+                if let (true, Some(&line)) = (hit, deep_line.get(i)) {
+                    possible_lines.insert(line);
+                }
+            }
+        }
+    }
     // (finding, removed paths, nested copies are directories)
     let mut found: Vec<(Finding, HashSet<Vec<u8>>, bool)> = Vec::new();
     for l in lines {
@@ -84,21 +110,7 @@ fn gitignore_isms(
         if one.push(0, fix.as_bytes()).is_err() || base.push(0, &l.pattern).is_err() {
             continue;
         }
-        let (Some(p), Some(deep)) = (base.patterns().first(), one.patterns().first()) else {
-            continue;
-        };
-        // Only a sent path (or an ancestor of one) that `**/P` matches can
-        // stop being sent, and (P holding no `/`, nor a class or escape that
-        // could match one) `**/P` matches a path exactly when P matches its
-        // last component.
-        let possible = if fixed_depth(p).is_some() {
-            names.iter().any(|s| p.matches(s).unwrap_or(false))
-        } else {
-            sent.get_or_insert_with(|| env.facts.sent_and_ancestors())
-                .iter()
-                .any(|s| deep.matches(s).unwrap_or(false))
-        };
-        if !possible {
+        if !possible_lines.contains(&l.line) {
             continue;
         }
         let Some(ch) = change_line(env.ctx, env.facts, l.line, fix.as_bytes())? else {

@@ -44,12 +44,12 @@ impl Index {
         for (i, p) in patterns.iter().enumerate() {
             let i = i as u32;
             let t = &p.text;
+            let (reg, ty) = docker_regexp(t);
             // Docker fails when it reaches a bad pattern: it is always tried.
-            if p.is_bad() {
+            if ty == 3 && p.is_bad_regexp(&reg) {
                 ix.always.push(i);
                 continue;
             }
-            let (_, ty) = docker_regexp(t);
             match ty {
                 0 => ix.exact.entry(t.clone()).or_default().push(i),
                 1 => {

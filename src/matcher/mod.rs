@@ -120,8 +120,9 @@ pub struct Matcher {
     exclusions: bool,
     /// Indices of the exception (`!`) patterns.
     exceptions: Vec<usize>,
-    /// Built on first use for long pattern lists.
-    index: std::sync::OnceLock<index::Index>,
+    /// Built on first use for long pattern lists; shared by clones (same
+    /// patterns), replaced when the patterns change.
+    index: std::sync::Arc<std::sync::OnceLock<index::Index>>,
 }
 
 impl Matcher {
@@ -152,7 +153,7 @@ impl Matcher {
             self.exceptions.push(self.patterns.len());
         }
         self.patterns.push(Pattern::new(line, text, exclusion));
-        self.index = std::sync::OnceLock::new();
+        self.index = Default::default();
         Ok(())
     }
 
@@ -163,7 +164,7 @@ impl Matcher {
         if index < m.patterns.len() {
             m.patterns.remove(index);
         }
-        m.index = std::sync::OnceLock::new();
+        m.index = Default::default();
         m.exceptions = (0..m.patterns.len())
             .filter(|&i| m.patterns[i].exclusion)
             .collect();
@@ -247,6 +248,20 @@ impl Matcher {
     fn index(&self) -> Option<&index::Index> {
         (self.patterns.len() >= index::MIN_PATTERNS)
             .then(|| self.index.get_or_init(|| index::Index::new(&self.patterns)))
+    }
+
+    /// The patterns that may match `path` itself (not counting its
+    /// ancestors), ascending: every pattern for short lists; for long ones
+    /// the index rules most out (a pattern left out never matches `path`).
+    pub fn direct_candidates(&self, path: &[u8]) -> Vec<usize> {
+        match self.index() {
+            Some(ix) => ix
+                .candidates(path, std::iter::empty())
+                .into_iter()
+                .map(|i| i as usize)
+                .collect(),
+            None => (0..self.patterns.len()).collect(),
+        }
     }
 
     /// The patterns that may match `path` or an ancestor of it, ascending:

@@ -156,7 +156,16 @@ impl Pattern {
         // Without building the regexp (a long ignore file has thousands):
         // Go's syntax is checked by translating it.
         let (reg, ty) = docker_regexp(&self.text);
-        ty == 3 && goregex::translate(&reg).is_err()
+        ty == 3 && self.is_bad_regexp(&reg)
+    }
+
+    /// [`Pattern::is_bad`] for a regexp pattern whose Go regexp text
+    /// ([`docker_regexp`]) is `reg`.
+    pub(crate) fn is_bad_regexp(&self, reg: &str) -> bool {
+        match self.kind.get() {
+            Some(k) => matches!(k, Kind::Bad(_)),
+            None => goregex::translate(reg).is_err(),
+        }
     }
 
     /// The pattern's text as written in messages, with `!` for exceptions.
