@@ -36,9 +36,16 @@ pub struct ReportArgs {
     #[arg(long)]
     json: bool,
     /// Leave out the Findings section (the lint checks walk the context again).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "lint")]
     no_lint: bool,
+    /// Show the Findings section even for a context of more than 200,000
+    /// entries (the lint keeps every entry in memory: about 350 bytes each).
+    #[arg(long)]
+    lint: bool,
 }
+
+/// Above this many entries the report leaves the lint out unless `--lint`.
+const LINT_MAX_ENTRIES: u64 = 200_000;
 
 /// Findings shown in the human report (the rest: `ctxray lint`).
 const TOP_FINDINGS: usize = 5;
@@ -133,7 +140,14 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let r = build_with_progress(&ctx, opts, |p| spinner.tick(p));
     spinner.finish();
     let r = r?;
-    let findings = if a.no_lint {
+    let entries = r.included.files + r.included.dirs + r.excluded.files + r.excluded.dirs;
+    let skip_lint = !a.lint && entries > LINT_MAX_ENTRIES;
+    if skip_lint && !a.no_lint {
+        eprintln!(
+            "ctxray: note: {entries} entries: Findings left out (run `ctxray lint`, or `report --lint`)"
+        );
+    }
+    let findings = if a.no_lint || skip_lint {
         None
     } else {
         let mut f = lint::lint(&ctx, &LintOptions::default())?;
