@@ -23,6 +23,9 @@ use std::path::Path;
 use crate::fsx::Stat;
 
 const BLOCK: usize = 512;
+/// Files below this size are read and written through the buffer (one
+/// `read`); larger ones are sent by the kernel when the output allows.
+const SMALL_FILE: u64 = 64 << 10;
 /// Largest value of an 11-digit octal field (size, mtime).
 const MAX_OCTAL_11: i64 = 0o77777777777;
 /// Largest value of a 7-digit octal field (mode, uid, gid, devices).
@@ -369,6 +372,11 @@ pub struct TarBuilder<W: Write> {
     buf: Vec<u8>,
     bytes: u64,
     with_data: bool,
+    /// The descriptor `out` writes to, when file data may be sent to it
+    /// directly (`sendfile`), bypassing the buffer.
+    fd: Option<std::os::fd::RawFd>,
+    /// Checked between blocks of file data: set, the write fails.
+    cancel: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 /// A file changed while it was being archived.
@@ -388,7 +396,33 @@ impl<W: Write> TarBuilder<W> {
             buf: vec![0; 256 * 1024],
             bytes: 0,
             with_data: true,
+            fd: None,
+            cancel: None,
         }
+    }
+
+    /// Stops writing (with an error) once `flag` is set, checked between
+    /// blocks of file data (e.g. set by a signal handler).
+    pub fn cancel_on(&mut self, flag: &'static std::sync::atomic::AtomicBool) {
+        self.cancel = Some(flag);
+    }
+
+    fn cancelled(&self) -> io::Result<()> {
+        match self.cancel {
+            Some(f) if f.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(io::Error::other("interrupted"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A builder writing into `out`, which writes to the descriptor `fd`
+    /// (a file, a pipe, a socket): file contents go from each file to `fd`
+    /// in the kernel (`sendfile`), `out` being flushed first.
+    pub fn with_fd(out: W, fd: std::os::fd::RawFd) -> TarBuilder<W> {
+        let mut t = TarBuilder::new(out);
+        t.fd = Some(fd);
+        t
     }
 
     /// Bytes written so far.
@@ -458,8 +492,44 @@ impl<W: Write> TarBuilder<W> {
 
     fn copy_data(&mut self, abs: &Path, size: u64) -> io::Result<()> {
         let mut f = File::open(abs)?;
+        let pad = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+        // A small file: one read of one byte more than its size tells
+        // whether it changed (a regular file reads short only at its end).
+        if size < SMALL_FILE && (size as usize) < self.buf.len() {
+            self.cancelled()?;
+            let want = size as usize + 1;
+            let mut n = 0;
+            while n < want {
+                match f.read(&mut self.buf[n..want]) {
+                    Ok(0) => break,
+                    Ok(k) => {
+                        n += k;
+                        // Short of the size: read on to tell a shrink.
+                        if n >= size as usize {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if n < size as usize {
+                return Err(changed(abs, "it shrank"));
+            }
+            if n > size as usize {
+                return Err(changed(abs, "it grew"));
+            }
+            self.out.write_all(&self.buf[..n])?;
+            self.out.write_all(&[0u8; BLOCK][..pad])?;
+            return Ok(());
+        }
         let mut left = size;
+        if let Some(fd) = self.fd {
+            self.out.flush()?;
+            left = self.send(&f, fd, abs, left)?;
+        }
         while left > 0 {
+            self.cancelled()?;
             let want = left.min(self.buf.len() as u64) as usize;
             let n = match f.read(&mut self.buf[..want]) {
                 Ok(0) => return Err(changed(abs, "it shrank")),
@@ -475,9 +545,46 @@ impl<W: Write> TarBuilder<W> {
         if f.read(&mut probe)? != 0 {
             return Err(changed(abs, "it grew"));
         }
-        let pad = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
         self.out.write_all(&[0u8; BLOCK][..pad])?;
         Ok(())
+    }
+
+    /// Sends up to `left` bytes of `f` to `fd` with `sendfile`; returns
+    /// what is left to copy the ordinary way (all of it when the kernel
+    /// cannot send to this descriptor).
+    fn send(
+        &mut self,
+        f: &File,
+        fd: std::os::fd::RawFd,
+        abs: &Path,
+        mut left: u64,
+    ) -> io::Result<u64> {
+        use std::os::fd::AsRawFd;
+        let mut first = true;
+        while left > 0 {
+            self.cancelled()?;
+            let want = left.min(8 << 20) as usize;
+            // SAFETY: both descriptors are open; a null offset means the
+            // file's own offset, which only this loop and the fallback read.
+            let n = unsafe { libc::sendfile(fd, f.as_raw_fd(), std::ptr::null_mut(), want) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) if first => {
+                        self.fd = None;
+                        return Ok(left);
+                    }
+                    _ => return Err(e),
+                }
+            }
+            if n == 0 {
+                return Err(changed(abs, "it shrank"));
+            }
+            first = false;
+            left -= n as u64;
+        }
+        Ok(0)
     }
 
     /// Writes the two zero blocks that end the archive and returns the
@@ -499,6 +606,8 @@ impl TarBuilder<io::Sink> {
             buf: Vec::new(),
             bytes: 0,
             with_data: false,
+            fd: None,
+            cancel: None,
         }
     }
 }
@@ -622,10 +731,39 @@ pub struct PackSummary {
 pub fn pack<W: Write>(
     ctx: &crate::context::Context,
     out: W,
+    skip: impl FnMut(&Path) -> bool,
+) -> crate::error::Result<(W, PackSummary)> {
+    pack_with(ctx, TarBuilder::new(out), skip)
+}
+
+/// [`pack`] into a writer over a descriptor (a file, a pipe, stdout): the
+/// same bytes, with file contents sent by the kernel (`sendfile`) instead
+/// of read and written. `out` is buffered here.
+///
+/// With `cancel`, the write stops with an error once the flag is set (a
+/// signal handler's flag: checked between blocks of file data).
+pub fn pack_fd<W: Write + std::os::fd::AsRawFd>(
+    ctx: &crate::context::Context,
+    out: W,
+    skip: impl FnMut(&Path) -> bool,
+    cancel: Option<&'static std::sync::atomic::AtomicBool>,
+) -> crate::error::Result<(W, PackSummary)> {
+    let fd = out.as_raw_fd();
+    let mut tb = TarBuilder::with_fd(io::BufWriter::with_capacity(64 << 10, out), fd);
+    tb.cancel = cancel;
+    let (buf, summary) = pack_with(ctx, tb, skip)?;
+    let out = buf
+        .into_inner()
+        .map_err(|e| crate::error::Error::Other(format!("writing the archive: {}", e.error())))?;
+    Ok((out, summary))
+}
+
+fn pack_with<W: Write>(
+    ctx: &crate::context::Context,
+    mut tb: TarBuilder<W>,
     mut skip: impl FnMut(&Path) -> bool,
 ) -> crate::error::Result<(W, PackSummary)> {
     use crate::walk::{Event, Status, WalkMode};
-    let mut tb = TarBuilder::new(out);
     let mut summary = PackSummary::default();
     let warnings = ctx.walk_meta(WalkMode::Sent, |ev| {
         let Event::Entry(e) = ev else { return Ok(()) };

@@ -2,12 +2,13 @@
 
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use ctxray::archive::pack;
+use ctxray::archive::{pack, pack_fd};
 
 use super::{ContextArgs, EngineArg, Global, Outcome};
 
@@ -76,6 +77,12 @@ impl Drop for CatchSignals {
 /// A writer that fails once a signal asked to stop.
 struct Interruptible<W>(W);
 
+impl AsRawFd for Interruptible<&fs::File> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl<W: Write> Write for Interruptible<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if INTERRUPTED.load(Ordering::SeqCst) {
@@ -92,19 +99,22 @@ impl<W: Write> Write for Interruptible<W> {
 /// The exit status of a run stopped by SIGINT (128 + 2), as shells report.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-fn write_to<W: Write>(
+/// Writes the archive to `out` (unbuffered: a file, a pipe, stdout).
+fn write_to<W: Write + AsRawFd>(
     ctx: &ctxray::context::Context,
     out: W,
     gzip: bool,
     skip: impl FnMut(&Path) -> bool,
 ) -> anyhow::Result<ctxray::archive::PackSummary> {
     if gzip {
-        let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        // A pipe holds 64 KiB: larger writes only make the reader wait.
+        let buf = BufWriter::with_capacity(64 << 10, out);
+        let gz = flate2::write::GzEncoder::new(buf, flate2::Compression::default());
         let (gz, summary) = pack(ctx, gz, skip)?;
         gz.finish()?.flush()?;
         Ok(summary)
     } else {
-        let (mut out, summary) = pack(ctx, out, skip)?;
+        let (mut out, summary) = pack_fd(ctx, out, skip, Some(&INTERRUPTED))?;
         out.flush()?;
         Ok(summary)
     }
@@ -117,13 +127,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             bail!("refusing to write a binary tar to a terminal; use -o FILE or redirect stdout");
         }
         let stdout = io::stdout();
-        // A pipe holds 64 KiB: larger writes only make the reader wait.
-        write_to(
-            &ctx,
-            BufWriter::with_capacity(64 << 10, stdout.lock()),
-            a.gzip,
-            |_| false,
-        )?
+        write_to(&ctx, stdout.lock(), a.gzip, |_| false)?
     } else {
         let out = std::path::absolute(&a.output)?;
         // An existing special file (/dev/null, a FIFO, a terminal...) is
@@ -137,10 +141,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
                 if f.is_terminal() {
                     bail!("refusing to write a binary tar to a terminal");
                 }
-                let summary =
-                    write_to(&ctx, BufWriter::with_capacity(64 << 10, f), a.gzip, |_| {
-                        false
-                    })?;
+                let summary = write_to(&ctx, f, a.gzip, |_| false)?;
                 return finish(&ctx, &summary);
             }
         }
@@ -166,12 +167,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
         // Neither the output nor its temporary file ever goes into the archive.
         let skip = |p: &Path| p == final_path || p == tmp_path;
         let signals = CatchSignals::install();
-        let written = write_to(
-            &ctx,
-            BufWriter::with_capacity(1 << 20, Interruptible(tmp.as_file())),
-            a.gzip,
-            skip,
-        );
+        let written = write_to(&ctx, Interruptible(tmp.as_file()), a.gzip, skip);
         drop(signals);
         if INTERRUPTED.load(Ordering::SeqCst) {
             drop(tmp); // removes the temporary file
@@ -182,7 +178,6 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Interrupted);
         }
         let summary = written?;
-        tmp.as_file().sync_all().ok();
         tmp.persist(&final_path)
             .with_context(|| format!("writing {}", final_path.display()))?;
         summary
