@@ -287,6 +287,20 @@ impl Prefetch {
             if !st.running.contains(dir) {
                 break;
             }
+            // Being read by a worker: help with the queue meanwhile rather
+            // than wait.
+            if st.held < MAX_AHEAD {
+                if let Some(other) = st.queue.pop() {
+                    st.running.insert(other.clone());
+                    drop(st);
+                    let l = list(&other, self.meta);
+                    st = self.lock();
+                    st.running.remove(&other);
+                    st.held += held(&l);
+                    st.done.insert(other, l);
+                    continue;
+                }
+            }
             st.walk_waiting = true;
             st = self.walk_cv.wait(st).unwrap_or_else(|p| p.into_inner());
             st.walk_waiting = false;
