@@ -98,11 +98,12 @@ pub struct RuleSavings {
     pub pattern: String,
     /// Whether the line is an exception (`!`).
     pub exception: bool,
-    /// Regular files that removing this line would send (for an
-    /// exception: that it re-includes, which removing it would leave out).
-    pub files: u64,
-    /// Their bytes.
-    pub bytes: u64,
+    /// Regular files that deleting this line would add to what is sent,
+    /// net: negative in the rare case where the line is what makes a later
+    /// exception apply (for an exception: the files it re-includes).
+    pub files: i64,
+    /// Their bytes, net.
+    pub bytes: i64,
     /// Regular files this line decides (it is the last line matching them).
     pub decides_files: u64,
     /// Their bytes.
@@ -121,8 +122,8 @@ struct Removal {
     /// The directories of the current path (depth 1, 2, ...), as the walk
     /// without the line would see them; filled on demand.
     frames: Vec<RemovalFrame>,
-    files: u64,
-    bytes: u64,
+    files: i64,
+    bytes: i64,
 }
 
 struct RemovalFrame {
@@ -283,6 +284,8 @@ pub struct ReportOptions {
 }
 
 struct DirAcc {
+    /// This directory or an ancestor is sent thanks to an exception.
+    under_exception: bool,
     path: Vec<u8>,
     depth: usize,
     sent_bytes: u64,
@@ -397,6 +400,35 @@ pub fn build_with_progress(
                 let parent_cat = stack.last().and_then(|d| d.category);
                 let is_file = e.kind == Kind::File;
                 let size = if is_file { stat.size } else { 0 };
+                // A file sent thanks to an exception (its own or a
+                // directory's): deleting an earlier line that matches it can
+                // take the exception's effect away.
+                let pats = ctx.effective.patterns();
+                let by_exception = e
+                    .verdict
+                    .by
+                    .and_then(|b| pats.get(b))
+                    .is_some_and(|p| p.exclusion);
+                let under_exception = stack.last().is_some_and(|d| d.under_exception)
+                    || (by_exception && e.status != Status::Excluded);
+                if is_file && e.status == Status::Sent && under_exception {
+                    for i in ctx.effective.all_matching(e.path) {
+                        let Some(p) = pats.get(i) else { continue };
+                        if p.exclusion || p.line == 0 || Some(i) == e.verdict.by {
+                            continue;
+                        }
+                        if let Some(slot) = removals.get_mut(i) {
+                            let r = slot.get_or_insert_with(|| {
+                                active.push(i);
+                                Removal::new(&ctx.effective, i, ctx.engine)
+                            });
+                            if !r.sends_file(e.path, e.depth) {
+                                r.files -= 1;
+                                r.bytes -= size as i64;
+                            }
+                        }
+                    }
+                }
                 if let Some(by) = e.verdict.by {
                     if let Some(r) = by_rule.get_mut(by) {
                         r.2 = true;
@@ -415,7 +447,7 @@ pub fn build_with_progress(
                             });
                             if r.sends_file(e.path, e.depth) {
                                 r.files += 1;
-                                r.bytes += size;
+                                r.bytes += size as i64;
                             }
                         }
                     }
@@ -504,6 +536,7 @@ pub fn build_with_progress(
                         sent_bytes: 0,
                         category,
                         own_category: own.is_some(),
+                        under_exception,
                         tree_index,
                         pending,
                     });
@@ -577,7 +610,7 @@ pub fn build_with_progress(
         .filter(|(p, _)| p.line > 0)
         .map(|(p, ((files, bytes, matched), removal))| {
             let (add_files, add_bytes) = match (&removal, p.exclusion) {
-                (_, true) => (files, bytes),
+                (_, true) => (files as i64, bytes as i64),
                 (Some(r), false) => (r.files, r.bytes),
                 (None, false) => (0, 0),
             };

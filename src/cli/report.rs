@@ -229,20 +229,23 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
                 p.yellow("  decides nothing here (dead or shadowed)")
             } else if rule.exception {
                 p.dim("  re-included by this exception")
-            } else if rule.decides_files > rule.files {
+            } else if rule.files < 0 {
+                p.yellow("  deleting it would send less: a later exception needs it")
+            } else if rule.decides_files as i64 > rule.files {
                 p.dim(&format!(
                     "  ({} more files also left out by other lines)",
-                    rule.decides_files - rule.files
+                    rule.decides_files as i64 - rule.files
                 ))
             } else {
                 String::new()
             };
+            let sign = if rule.bytes < 0 { "-" } else { "" };
             outln!(
                 "  L{:<4} {:<28} {:>6} files {:>10}{note}",
                 rule.line,
                 sanitize_str(&rule.pattern),
                 rule.files,
-                size(rule.bytes)
+                format!("{sign}{}", size(rule.bytes.unsigned_abs()))
             );
         }
     }

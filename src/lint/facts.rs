@@ -45,13 +45,14 @@ impl Facts {
     pub fn collect(ctx: &Context) -> Result<Facts> {
         let mut ents: Vec<Ent> = Vec::new();
         let mut dirs: Vec<usize> = Vec::new();
-        ctx.walk(WalkMode::All, |ev| {
+        // Sizes from the walk's own listings (read on every core).
+        ctx.walk_meta(WalkMode::All, |ev| {
             match ev {
                 Event::Entry(e) => {
-                    let size = if e.kind == Kind::File {
-                        fs::symlink_metadata(e.abs).map_or(0, |m| m.len())
-                    } else {
-                        0
+                    let size = match (e.kind, e.meta) {
+                        (Kind::File, Some(m)) => m.size,
+                        (Kind::File, None) => fs::symlink_metadata(e.abs).map_or(0, |m| m.len()),
+                        _ => 0,
                     };
                     if e.kind == Kind::Dir {
                         dirs.push(ents.len());

@@ -418,19 +418,20 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
         Engine::Buildkit => Engine::Classic,
     };
     let other_m = effective_for(ctx, other, ctx.matcher.clone());
-    // The other engine's verdicts (files only).
-    let mut theirs: HashMap<Vec<u8>, (bool, Option<usize>)> = HashMap::new();
+    // The files the other engine sends, and the line deciding each (a
+    // pruned walk: what it leaves out is not walked).
+    let mut theirs: HashMap<Vec<u8>, Option<usize>> = HashMap::new();
     let w = Walker {
         engine: other,
         excludes: &other_m,
         includes: None,
-        mode: WalkMode::All,
+        mode: WalkMode::Sent,
         metadata: false,
     };
     w.walk::<crate::error::Error, _>(&ctx.root, |ev| {
         if let Event::Entry(e) = ev {
-            if e.kind != Kind::Dir {
-                theirs.insert(e.path.to_vec(), (e.status == Status::Sent, e.verdict.by));
+            if e.kind != Kind::Dir && e.status == Status::Sent {
+                theirs.insert(e.path.to_vec(), e.verdict.by);
             }
         }
         Ok(())
@@ -453,10 +454,17 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
         if skip.contains(&e.path) {
             continue;
         }
-        let (their_sent, their_by) = theirs.get(&e.path).copied().unwrap_or((false, None));
-        if e.sent == their_sent {
+        let their = theirs.get(&e.path).copied();
+        if e.sent == their.is_some() {
             continue;
         }
+        // Left out by the other engine: the line that matches it there.
+        let their_by = their.unwrap_or_else(|| {
+            other_m
+                .matches_or_parent_matches(&e.path)
+                .ok()
+                .and_then(|v| v.by)
+        });
         // Prefer the exception that decided on either side.
         let cands = [e.by, their_by];
         let exc = cands

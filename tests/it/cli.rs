@@ -1129,14 +1129,14 @@ proptest! {
                 let c = Context::open(&Options::new(d.path(), engine)).unwrap();
                 let without = ctxray::report::build(&c, opts).unwrap();
                 let added = (
-                    without.included.files - full.included.files,
-                    without.included.bytes - full.included.bytes,
+                    without.included.files as i64 - full.included.files as i64,
+                    without.included.bytes as i64 - full.included.bytes as i64,
                 );
                 prop_assert_eq!(
                     (rule.files, rule.bytes), added,
                     "{:?} line {} `{}` of {:?}", engine, rule.line, rule.pattern, lines
                 );
-                prop_assert!(rule.files <= rule.decides_files);
+                prop_assert!(rule.files <= rule.decides_files as i64);
             }
         }
     }
