@@ -128,16 +128,25 @@ fn put_octal(b: &mut [u8], x: i64) {
     let max = 8i64
         .checked_pow(b.len() as u32 - 1)
         .map_or(i64::MAX, |v| v - 1);
-    let x = if (0..=max).contains(&x) { x } else { 0 };
-    let s = format!("{:0width$o}", x, width = b.len() - 1);
-    put_str(b, s.as_bytes());
+    let mut x = if (0..=max).contains(&x) { x } else { 0 };
+    // Zero-padded digits filling all but the last byte, then NUL (what
+    // formatString does with a string that fits).
+    let n = b.len() - 1;
+    for d in b[..n].iter_mut().rev() {
+        *d = b'0' + (x & 7) as u8;
+        x >>= 3;
+    }
+    b[n] = 0;
 }
 
 fn checksum(block: &mut [u8; BLOCK]) {
     block[148..156].fill(b' ');
-    let sum: u32 = block.iter().map(|&c| u32::from(c)).sum();
-    let s = format!("{:06o}", sum);
-    block[148..154].copy_from_slice(&s.as_bytes()[..6]);
+    let mut sum: u32 = block.iter().map(|&c| u32::from(c)).sum();
+    // Six octal digits (the sum of 512 bytes fits), NUL, space.
+    for d in block[148..154].iter_mut().rev() {
+        *d = b'0' + (sum & 7) as u8;
+        sum >>= 3;
+    }
     block[154] = 0;
     block[155] = b' ';
 }
