@@ -227,7 +227,7 @@ impl Dockerfile {
             .collect()
     }
 
-    /// Stages reachable from the target (FROM <stage>, COPY --from=<stage>, RUN --mount from=<stage>), in order.
+    /// Stages reachable from the target (`FROM <stage>`, `COPY --from=<stage>`, `RUN --mount from=<stage>`), in order.
     ///
     /// Empty when the target does not exist.
     pub fn reachable_stages(&self, target: Option<&str>) -> Vec<usize> {

@@ -13,7 +13,7 @@
 //!   when no exception (minus a trailing `/**` or `/*`) holds a wildcard;
 //!   the parents of a sent entry are sent lazily, even if excluded.
 //!
-//! [`walk`] yields entries in send order. With [`WalkMode::All`] it also
+//! [`Walker::walk`] yields entries in send order. With [`WalkMode::All`] it also
 //! yields what is left out, including the inside of skipped directories
 //! (never skipping anything), for the report.
 

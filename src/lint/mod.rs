@@ -4,7 +4,7 @@
 //! Interface shared by `lint`, `report` (its Findings section) and `check`.
 //!
 //! Every check that says what a line does is computed, not guessed: the
-//! context is walked once with every entry ([`facts`]), and a suggested
+//! context is walked once with every entry (`facts`), and a suggested
 //! replacement is judged by walking the context again with the line
 //! replaced and comparing what is sent.
 
