@@ -159,12 +159,19 @@ pub struct Global {
     pub color: bool,
 }
 
-pub fn open(args: &ContextArgs, context: PathBuf, engine: Engine) -> anyhow::Result<Context> {
+/// Opens the context for a command. It lives until the process exits: not
+/// freeing it saves the teardown of a large matcher (a 10,000-line ignore
+/// file) at the end of a short run.
+pub fn open(
+    args: &ContextArgs,
+    context: PathBuf,
+    engine: Engine,
+) -> anyhow::Result<&'static Context> {
     let ctx = Context::open(&args.options(context, engine))?;
     for w in &ctx.warnings {
         eprintln!("ctxray: warning: {}", output::sanitize_str(w));
     }
-    Ok(ctx)
+    Ok(Box::leak(Box::new(ctx)))
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

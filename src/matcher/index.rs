@@ -19,18 +19,43 @@
 //! * everything else (bad patterns included) is always a candidate.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::pattern::{docker_regexp, Pattern};
 
 /// Below this many patterns, testing each one is as fast.
 pub(crate) const MIN_PATTERNS: usize = 24;
 
+/// A fast, non-cryptographic hash for the index's keys (the Fx hash of
+/// rustc): the maps are probed several times per path.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write(&n.to_le_bytes());
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map = HashMap<Vec<u8>, Vec<u32>, BuildHasherDefault<Fx>>;
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    exact: HashMap<Vec<u8>, Vec<u32>>,
-    suffix: HashMap<Vec<u8>, Vec<u32>>,
-    prefix: HashMap<Vec<u8>, Vec<u32>>,
-    ext: HashMap<Vec<u8>, Vec<u32>>,
+    exact: Map,
+    suffix: Map,
+    prefix: Map,
+    ext: Map,
     always: Vec<u32>,
 }
 
@@ -41,6 +66,7 @@ const NOT_LITERAL: &[u8] = b"*?[]\\|{}^";
 impl Index {
     pub(crate) fn new(patterns: &[Pattern]) -> Index {
         let mut ix = Index::default();
+        ix.exact.reserve(patterns.len());
         for (i, p) in patterns.iter().enumerate() {
             let i = i as u32;
             let t = &p.text;
