@@ -151,7 +151,7 @@ pub fn run(a: &CheckArgs, g: &Global) -> anyhow::Result<Outcome> {
     // Compile the deny patterns before walking, so a bad one is a usage error.
     rules.deny_matcher()?;
     let ctx = super::open(&a.ctx, a.context.clone(), a.engine.into())?;
-    let o = check::evaluate(&ctx, &rules)?;
+    let o = check::evaluate(ctx, &rules)?;
     for w in &o.warnings {
         eprintln!("ctxray: warning: {}", sanitize_str(w));
     }

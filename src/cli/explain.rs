@@ -76,7 +76,7 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
         let x = ctx.explain(path)?;
         let o = other_ctx.as_ref().and_then(|c| c.explain(path).ok());
         if a.json {
-            let mut v = describe(&ctx, &x);
+            let mut v = describe(ctx, &x);
             v["path"] = String::from_utf8_lossy(&x.path).into_owned().into();
             v["exists"] = x.exists.into();
             if let (Some(c), Some(o)) = (&other_ctx, &o) {
@@ -107,11 +107,11 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
         match (x.decided_by, &x.skipped_at) {
             (Some(i), Some(dir)) => outln!(
                 "  {} excludes the directory {}/, which {} skips without looking inside",
-                line_of(&ctx, i),
+                line_of(ctx, i),
                 sanitize(dir),
                 primary.name()
             ),
-            (Some(i), None) => outln!("  decided by {}", line_of(&ctx, i)),
+            (Some(i), None) => outln!("  decided by {}", line_of(ctx, i)),
             (None, _) => outln!("  no pattern matches it"),
         }
         let others: Vec<_> = x
@@ -120,7 +120,7 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
             .filter(|&&i| Some(i) != x.decided_by)
             .collect();
         for &i in others {
-            outln!("  {} also matches {}", paint.dim("·"), line_of(&ctx, i));
+            outln!("  {} also matches {}", paint.dim("·"), line_of(ctx, i));
         }
         if let Some(o) = o {
             if o.sent != x.sent {

@@ -107,7 +107,7 @@ pub fn run(a: &LintArgs, g: &Global) -> anyhow::Result<Outcome> {
     let opened = super::open(&a.ctx, a.context.clone(), a.engine.into());
     let (findings, ignore_file, note) = match opened {
         Ok(ctx) => {
-            let f = lint::lint(&ctx, &opts)?;
+            let f = lint::lint(ctx, &opts)?;
             let ignore = ctx
                 .ignore
                 .as_ref()

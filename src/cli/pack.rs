@@ -127,7 +127,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             bail!("refusing to write a binary tar to a terminal; use -o FILE or redirect stdout");
         }
         let stdout = io::stdout();
-        write_to(&ctx, stdout.lock(), a.gzip, |_| false)?
+        write_to(ctx, stdout.lock(), a.gzip, |_| false)?
     } else {
         let out = std::path::absolute(&a.output)?;
         // An existing special file (/dev/null, a FIFO, a terminal...) is
@@ -141,8 +141,8 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
                 if f.is_terminal() {
                     bail!("refusing to write a binary tar to a terminal");
                 }
-                let summary = write_to(&ctx, f, a.gzip, |_| false)?;
-                return finish(&ctx, &summary);
+                let summary = write_to(ctx, f, a.gzip, |_| false)?;
+                return finish(ctx, &summary);
             }
         }
         // A symlink to a regular file: the file it points to is replaced.
@@ -167,7 +167,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
         // Neither the output nor its temporary file ever goes into the archive.
         let skip = |p: &Path| p == final_path || p == tmp_path;
         let signals = CatchSignals::install();
-        let written = write_to(&ctx, Interruptible(tmp.as_file()), a.gzip, skip);
+        let written = write_to(ctx, Interruptible(tmp.as_file()), a.gzip, skip);
         drop(signals);
         if INTERRUPTED.load(Ordering::SeqCst) {
             drop(tmp); // removes the temporary file
@@ -182,7 +182,7 @@ pub fn run(a: &PackArgs, _g: &Global) -> anyhow::Result<Outcome> {
             .with_context(|| format!("writing {}", final_path.display()))?;
         summary
     };
-    finish(&ctx, &summary)
+    finish(ctx, &summary)
 }
 
 fn finish(

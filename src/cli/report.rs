@@ -137,7 +137,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
         tree_depth: if a.tree { a.depth } else { 0 },
     };
     let mut spinner = Spinner::new(!a.json && std::io::stderr().is_terminal());
-    let r = build_with_progress(&ctx, opts, |p| spinner.tick(p));
+    let r = build_with_progress(ctx, opts, |p| spinner.tick(p));
     spinner.finish();
     let r = r?;
     let entries = r.included.files + r.included.dirs + r.excluded.files + r.excluded.dirs;
@@ -150,7 +150,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let findings = if a.no_lint || skip_lint {
         None
     } else {
-        let mut f = lint::lint(&ctx, &LintOptions::default())?;
+        let mut f = lint::lint(ctx, &LintOptions::default())?;
         // Most severe first, then in file order.
         f.sort_by_key(|x| std::cmp::Reverse(x.level));
         Some(f)
@@ -158,7 +158,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     if a.json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&json(&ctx, &r, findings.as_deref()))?
+            serde_json::to_string_pretty(&json(ctx, &r, findings.as_deref()))?
         );
         return Ok(Outcome::Ok);
     }
