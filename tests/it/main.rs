@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod docker_cli;
+mod fuzz_regressions;
 mod golden;
 mod lint;
 mod odd_inputs;
