@@ -1318,3 +1318,105 @@ fn pack_writes_into_special_files_and_through_symlinks_in_place() {
         .is_symlink());
     assert_eq!(fs::read(&target).unwrap(), want);
 }
+
+// ------------------------------------------------- more property tests
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Reader round trip: canonical patterns written with comments, blank
+    /// lines, surrounding spaces, CRLF or LF and an optional BOM read back
+    /// as themselves, each with its line number.
+    #[test]
+    fn reader_round_trip(
+        items in prop::collection::vec(
+            prop_oneof![
+                // A pattern (Some) made of clean components, maybe an exception.
+                (any::<bool>(), prop::collection::vec("[a-z0-9_*?.-]{1,6}", 1..4))
+                    .prop_filter("no . or .. components", |(_, cs)| cs.iter().all(|c| c != "." && c != ".."))
+                    .prop_map(|(bang, cs)| Some(format!("{}{}", if bang { "!" } else { "" }, cs.join("/")))),
+                Just(None),
+            ],
+            0..12,
+        ),
+        crlf in any::<bool>(),
+        bom in any::<bool>(),
+        pad in 0usize..3,
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut text = String::new();
+        if bom {
+            text.push('\u{feff}');
+        }
+        let mut want = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Some(p) => {
+                    text.push_str(&format!("{}{p}{}{eol}", " ".repeat(pad), " ".repeat(pad)));
+                    want.push((i + 1, p.clone()));
+                }
+                None if i % 2 == 0 => text.push_str(&format!("# comment {i}{eol}")),
+                None => text.push_str(eol),
+            }
+        }
+        let got: Vec<(usize, String)> = ctxray::ignorefile::parse(text.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.line, String::from_utf8(l.pattern).unwrap()))
+            .collect();
+        prop_assert_eq!(got, want, "{:?}", text);
+    }
+
+    /// Report identities on random trees: included + excluded files and
+    /// bytes are every regular file under the context; the predicted tar
+    /// size is what `pack` writes (classic: the Docker CLI's bytes).
+    #[test]
+    fn report_identities_and_predicted_tar_size(
+        tree in arb_tree(),
+        pats in prop::collection::vec(0..PATTERNS.len(), 0..6),
+        sizes in prop::collection::vec(0usize..3000, 12),
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        build_tree(d.path(), &tree);
+        // Vary the file sizes (build_tree writes short names as contents).
+        let mut k = 0;
+        for e in walkdir_files(d.path()) {
+            fs::write(&e, "z".repeat(sizes[k % sizes.len()])).unwrap();
+            k += 1;
+        }
+        fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let ignore: String = pats.iter().map(|&i| format!("{}\n", PATTERNS[i])).collect();
+        fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
+        let files = walkdir_files(d.path());
+        let total_bytes: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+        let opts = ctxray::report::ReportOptions { top: 3, tree_depth: 0 };
+        for engine in [Engine::Classic, Engine::Buildkit] {
+            let c = Context::open(&Options::new(d.path(), engine)).unwrap();
+            let r = ctxray::report::build(&c, opts).unwrap();
+            prop_assert_eq!(r.included.files + r.excluded.files, files.len() as u64, "{:?} {:?}", engine, ignore);
+            prop_assert_eq!(r.included.bytes + r.excluded.bytes, total_bytes, "{:?} {:?}", engine, ignore);
+            let (tar, summary) = ctxray::archive::pack(&c, Vec::new(), |_| false).unwrap();
+            prop_assert_eq!(r.tar_bytes, tar.len() as u64, "{:?} {:?}", engine, ignore);
+            prop_assert_eq!(summary.bytes, tar.len() as u64);
+        }
+    }
+}
+
+/// Every regular file below `root`.
+fn walkdir_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
