@@ -1379,10 +1379,8 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         build_tree(d.path(), &tree);
         // Vary the file sizes (build_tree writes short names as contents).
-        let mut k = 0;
-        for e in walkdir_files(d.path()) {
+        for (k, e) in walkdir_files(d.path()).into_iter().enumerate() {
             fs::write(&e, "z".repeat(sizes[k % sizes.len()])).unwrap();
-            k += 1;
         }
         fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
         let ignore: String = pats.iter().map(|&i| format!("{}\n", PATTERNS[i])).collect();
