@@ -6,6 +6,7 @@ mod docker_cli;
 mod fuzz_regressions;
 mod golden;
 mod lint;
+mod lint_projects;
 mod odd_inputs;
 mod treespec;
 mod vectors;
