@@ -386,6 +386,8 @@ pub struct TarBuilder<W: Write> {
     fd: Option<std::os::fd::RawFd>,
     /// Checked between blocks of file data: set, the write fails.
     cancel: Option<&'static std::sync::atomic::AtomicBool>,
+    /// The entry's file, opened by [`TarBuilder::add_with_meta`].
+    opened: Option<File>,
 }
 
 /// A file changed while it was being archived.
@@ -407,6 +409,7 @@ impl<W: Write> TarBuilder<W> {
             with_data: true,
             fd: None,
             cancel: None,
+            opened: None,
         }
     }
 
@@ -454,11 +457,23 @@ impl<W: Write> TarBuilder<W> {
 
     /// [`TarBuilder::add`] with the entry's `lstat` already done.
     pub fn add_with_meta(&mut self, rel: &[u8], abs: &Path, st: &Stat) -> io::Result<Added> {
-        let cap = crate::fsx::capability(abs);
-        match header_spec(rel, abs, st, cap.as_deref()) {
+        // A regular file with data is opened first (its xattr read through
+        // the descriptor, its data read from it): one path lookup, not
+        // three. Opening fails as go-archive's open after the header would.
+        let cap = if self.with_data && st.is_file() && st.size > 0 {
+            let f = File::open(abs)?;
+            let cap = crate::fsx::capability_of(&f);
+            self.opened = Some(f);
+            cap
+        } else {
+            crate::fsx::capability(abs)
+        };
+        let added = match header_spec(rel, abs, st, cap.as_deref()) {
             Ok(spec) => self.add_spec(spec, abs, st),
             Err(r) => Ok(Added::Skipped(r)),
-        }
+        };
+        self.opened = None;
+        added
     }
 
     /// [`TarBuilder::add`] with the header already built by [`header_spec`]
@@ -500,7 +515,10 @@ impl<W: Write> TarBuilder<W> {
     }
 
     fn copy_data(&mut self, abs: &Path, size: u64) -> io::Result<()> {
-        let mut f = File::open(abs)?;
+        let mut f = match self.opened.take() {
+            Some(f) => f,
+            None => File::open(abs)?,
+        };
         let pad = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
         // A small file: one read of one byte more than its size tells
         // whether it changed (a regular file reads short only at its end).
@@ -617,6 +635,7 @@ impl TarBuilder<io::Sink> {
             with_data: false,
             fd: None,
             cancel: None,
+            opened: None,
         }
     }
 }

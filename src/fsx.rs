@@ -208,6 +208,26 @@ pub fn capability(path: &Path) -> Option<Vec<u8>> {
     buf.get(..n as usize).map(<[u8]>::to_vec)
 }
 
+/// `security.capability` of an open file.
+pub fn capability_of(f: &std::fs::File) -> Option<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 128];
+    // SAFETY: `f` is open, the name is a static NUL-terminated string and
+    // `buf` is writable for `buf.len()` bytes.
+    let n = unsafe {
+        libc::fgetxattr(
+            f.as_raw_fd(),
+            CAP_NAME.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    buf.get(..n as usize).map(<[u8]>::to_vec)
+}
+
 /// Reads directories ahead of a depth-first walk on other threads.
 ///
 /// The walk announces the directories it will enter ([`Prefetch::ahead`],
