@@ -188,44 +188,33 @@ fn stat_at(dfd: libc::c_int, name: &CStr) -> Option<Stat> {
 
 const CAP_NAME: &CStr = c"security.capability";
 
-/// `security.capability` of `path` itself (never of a symlink's target).
-pub fn capability(path: &Path) -> Option<Vec<u8>> {
-    let c = cstring(path.as_os_str().as_bytes()).ok()?;
+/// Reads `security.capability` into a buffer with `get` (a `*getxattr`
+/// call given the name, the buffer and its size).
+fn read_capability(
+    get: impl FnOnce(*const libc::c_char, *mut libc::c_void, usize) -> libc::ssize_t,
+) -> Option<Vec<u8>> {
     let mut buf = [0u8; 128];
-    // SAFETY: `c` is a valid NUL-terminated path, the name is a static
-    // NUL-terminated string and `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            CAP_NAME.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let n = get(CAP_NAME.as_ptr(), buf.as_mut_ptr().cast(), buf.len());
     if n <= 0 {
         return None;
     }
     buf.get(..n as usize).map(<[u8]>::to_vec)
 }
 
+/// `security.capability` of `path` itself (never of a symlink's target).
+pub fn capability(path: &Path) -> Option<Vec<u8>> {
+    let c = cstring(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path; `read_capability` passes
+    // a static NUL-terminated name and a buffer writable for its size.
+    read_capability(|name, buf, len| unsafe { libc::lgetxattr(c.as_ptr(), name, buf, len) })
+}
+
 /// `security.capability` of an open file.
 pub fn capability_of(f: &std::fs::File) -> Option<Vec<u8>> {
     use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 128];
-    // SAFETY: `f` is open, the name is a static NUL-terminated string and
-    // `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::fgetxattr(
-            f.as_raw_fd(),
-            CAP_NAME.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n <= 0 {
-        return None;
-    }
-    buf.get(..n as usize).map(<[u8]>::to_vec)
+    // SAFETY: `f` is open; `read_capability` passes a static
+    // NUL-terminated name and a buffer writable for its size.
+    read_capability(|name, buf, len| unsafe { libc::fgetxattr(f.as_raw_fd(), name, buf, len) })
 }
 
 /// Reads directories ahead of a depth-first walk on other threads.
