@@ -181,7 +181,16 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
                 ),
             );
             f.paths = tops.iter().take(10).map(|e| lossy(&e.path)).collect();
-            f.bytes = tops.iter().map(|e| e.size).sum();
+            // The bytes of every file the source stands for (a directory's
+            // files included).
+            f.bytes = env
+                .facts
+                .ents
+                .iter()
+                .filter(|e| e.kind != Kind::Dir)
+                .filter(|e| tops.iter().any(|t| under(&e.path, &t.path)))
+                .map(|e| e.size)
+                .sum();
             out.push(f);
             continue;
         }

@@ -840,6 +840,9 @@ fn go_bad_copy_source_excluded() {
             "{engine:?}: {}",
             f.message
         );
+        // The bytes of the files under the excluded directory.
+        let want = ("listen: \":8080\"\nlog_level: info\n".len() + "format: json\n".len()) as u64;
+        assert_eq!(f.bytes, want, "{engine:?}");
         assert_eq!(
             v.iter().filter(|f| f.level == Level::Error).count(),
             1,
