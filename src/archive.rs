@@ -96,25 +96,28 @@ fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
         return None;
     } else if length > 156 {
         length = 156;
-    } else if name[length - 1] == b'/' {
+    } else if name.last() == Some(&b'/') {
         length -= 1;
     }
+    // length <= name.len(); i is a position found in name[..length].
     let i = name[..length].iter().rposition(|&c| c == b'/')?;
     let nlen = name.len() - i - 1;
     if i == 0 || nlen > 100 || nlen == 0 || i > 155 {
         return None;
     }
-    Some((&name[..i], &name[i + 1..]))
+    Some((&name[..i], &name[i + 1..])) // i < length <= name.len()
 }
 
 /// Go's `formatter.formatString`.
 fn put_str(b: &mut [u8], s: &[u8]) {
     let n = s.len().min(b.len());
+    // n <= both lengths; s.len() < b.len() is checked before b[s.len()].
     b[..n].copy_from_slice(&s[..n]);
     if s.len() < b.len() {
         b[s.len()] = 0;
     }
-    if s.len() > b.len() && b[b.len() - 1] == b'/' {
+    if s.len() > b.len() && b.last() == Some(&b'/') {
+        // b is not empty (it has a last byte), so k < b.len() < s.len().
         let mut k = b.len() - 1;
         while k > 0 && s[k - 1] == b'/' {
             k -= 1;
@@ -131,6 +134,7 @@ fn put_octal(b: &mut [u8], x: i64) {
     let mut x = if (0..=max).contains(&x) { x } else { 0 };
     // Zero-padded digits filling all but the last byte, then NUL (what
     // formatString does with a string that fits).
+    // Every caller passes a fixed non-empty header field, so n < b.len().
     let n = b.len() - 1;
     for d in b[..n].iter_mut().rev() {
         *d = b'0' + (x & 7) as u8;
@@ -140,6 +144,7 @@ fn put_octal(b: &mut [u8], x: i64) {
 }
 
 fn checksum(block: &mut [u8; BLOCK]) {
+    // Constant offsets inside the fixed-size 512-byte block.
     block[148..156].fill(b' ');
     let mut sum: u32 = block.iter().map(|&c| u32::from(c)).sum();
     // Six octal digits (the sum of 512 bytes fits), NUL, space.
@@ -186,7 +191,7 @@ fn pax_record_len(k: usize, v: usize) -> usize {
 /// Go's `path.Join(dir, "PaxHeaders.0", file)` for `path.Split(name)`.
 fn pax_header_name(name: &[u8]) -> Vec<u8> {
     let (dir, file) = match name.iter().rposition(|&c| c == b'/') {
-        Some(i) => (&name[..=i], &name[i + 1..]),
+        Some(i) => (&name[..=i], &name[i + 1..]), // i is a position found in name
         None => (&b""[..], name),
     };
     let mut joined = Vec::new();
@@ -275,6 +280,7 @@ impl HeaderSpec {
             pax.push((b"SCHILY.xattr.security.capability", cap.clone()));
         }
         let mut out = Vec::with_capacity(BLOCK * 3);
+        // All offsets below are constants inside fixed-size 512-byte blocks.
         let mut blk = [0u8; BLOCK];
         if ustar_ok {
             let (prefix, name) = split_ustar_path(&self.name).unwrap_or((b"", &self.name));
@@ -313,6 +319,7 @@ impl HeaderSpec {
 
     /// Go's `templateV7Plus` with uid/gid 0 and empty user/group names.
     fn template(&self, blk: &mut [u8; BLOCK], name: &[u8], linkname: &[u8]) {
+        // Constant offsets inside the fixed-size 512-byte block.
         blk[156] = self.typeflag;
         put_str(&mut blk[0..100], name);
         put_str(&mut blk[157..257], linkname);
@@ -330,6 +337,7 @@ impl HeaderSpec {
 fn downgrade_capability(raw: &[u8]) -> Vec<u8> {
     let mut cap = raw.to_vec();
     if cap.len() > 3 && cap[3] == 3 {
+        // cap.len() > 3: checked just above.
         cap[3] = 2;
         cap.truncate(20);
     }
@@ -525,6 +533,8 @@ impl<W: Write> TarBuilder<W> {
         if size < SMALL_FILE && (size as usize) < self.buf.len() {
             self.cancelled()?;
             let want = size as usize + 1;
+            // want = size + 1 <= buf.len() (size < buf.len() above); a read
+            // returns at most the slice it is given, so n <= want throughout.
             let mut n = 0;
             while n < want {
                 match f.read(&mut self.buf[n..want]) {
@@ -547,6 +557,7 @@ impl<W: Write> TarBuilder<W> {
                 return Err(changed(abs, "it grew"));
             }
             self.out.write_all(&self.buf[..n])?;
+            // pad < BLOCK: it is a remainder modulo BLOCK.
             self.out.write_all(&[0u8; BLOCK][..pad])?;
             return Ok(());
         }
@@ -557,6 +568,7 @@ impl<W: Write> TarBuilder<W> {
         }
         while left > 0 {
             self.cancelled()?;
+            // want <= buf.len(); a read returns n <= want.
             let want = left.min(self.buf.len() as u64) as usize;
             let n = match f.read(&mut self.buf[..want]) {
                 Ok(0) => return Err(changed(abs, "it shrank")),
@@ -572,7 +584,7 @@ impl<W: Write> TarBuilder<W> {
         if f.read(&mut probe)? != 0 {
             return Err(changed(abs, "it grew"));
         }
-        self.out.write_all(&[0u8; BLOCK][..pad])?;
+        self.out.write_all(&[0u8; BLOCK][..pad])?; // pad < BLOCK
         Ok(())
     }
 

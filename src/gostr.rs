@@ -12,14 +12,14 @@ use std::borrow::Cow;
 /// `utf8.DecodeRune` does: `(Some(char), width)` for a valid sequence,
 /// `(None, 1)` for an invalid byte, `(None, 0)` for empty input.
 pub fn decode_rune(b: &[u8]) -> (Option<char>, usize) {
-    if b.is_empty() {
+    let Some(&first) = b.first() else {
         return (None, 0);
-    }
-    if b[0] < 0x80 {
-        return (Some(b[0] as char), 1);
+    };
+    if first < 0x80 {
+        return (Some(first as char), 1);
     }
     let end = b.len().min(4);
-    let prefix = &b[..end];
+    let prefix = &b[..end]; // end <= b.len()
     let valid = match std::str::from_utf8(prefix) {
         Ok(s) => s,
         Err(e) => {
@@ -39,6 +39,7 @@ pub fn decode_last_rune(b: &[u8]) -> (Option<char>, usize) {
     if end == 0 {
         return (None, 0);
     }
+    // start < end = b.len() and only decreases (not below lim) from here.
     let mut start = end - 1;
     if b[start] < 0x80 {
         return (Some(b[start] as char), 1);
@@ -77,6 +78,8 @@ pub fn is_go_space(c: char) -> bool {
 
 /// Go's `strings.TrimSpace` on bytes (invalid UTF-8 is never space).
 pub fn trim_space(mut b: &[u8]) -> &[u8] {
+    // The widths returned by decode_rune/decode_last_rune never exceed the
+    // length of the input they were given.
     loop {
         match decode_rune(b) {
             (Some(c), n) if is_go_space(c) => b = &b[n..],
@@ -97,7 +100,7 @@ pub fn clean(path: &[u8]) -> Vec<u8> {
     if path.is_empty() {
         return b".".to_vec();
     }
-    let rooted = path[0] == b'/';
+    let rooted = path.first() == Some(&b'/');
     let n = path.len();
     let mut out: Vec<u8> = Vec::with_capacity(n);
     let mut r = 0;
@@ -107,6 +110,8 @@ pub fn clean(path: &[u8]) -> Vec<u8> {
         r = 1;
         dotdot = 1;
     }
+    // path[r] only while r < n; path[r + 1] and path[r + 2] only after
+    // `r + 1 == n` / `r + 2 == n` are false (and path[r + 1] exists).
     while r < n {
         if path[r] == b'/' || (path[r] == b'.' && (r + 1 == n || path[r + 1] == b'/')) {
             r += 1;
@@ -119,7 +124,7 @@ pub fn clean(path: &[u8]) -> Vec<u8> {
                 // Backtrack as Go's lazybuf does: drop the last byte, then
                 // keep dropping until index w holds a '/' (which is dropped
                 // too, since the result is out[..w]) or w reaches dotdot.
-                let mut w = out.len() - 1;
+                let mut w = out.len() - 1; // out.len() > dotdot >= 0, so w < out.len()
                 while w > dotdot && out[w] != b'/' {
                     w -= 1;
                 }
@@ -160,6 +165,7 @@ pub fn go_lossy(b: &[u8]) -> Cow<'_, str> {
     while !rest.is_empty() {
         let (r, n) = decode_rune(rest);
         s.push(r.unwrap_or('\u{FFFD}'));
+        // rest is not empty and decode_rune's width never exceeds it.
         rest = &rest[n.max(1)..];
     }
     Cow::Owned(s)
@@ -169,7 +175,7 @@ pub fn go_lossy(b: &[u8]) -> Cow<'_, str> {
 /// `"a/b"`, `"a"` → `"."`.
 pub fn parent_of(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&c| c == b'/') {
-        Some(i) if i > 0 => &path[..i],
+        Some(i) if i > 0 => &path[..i], // i is a position found in path
         Some(_) => b"/",
         None => b".",
     }

@@ -46,6 +46,7 @@ fn scan_lines(data: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
         let lineno = lines.len() + 1;
         let (line, consumed) = match rest.iter().position(|&b| b == b'\n') {
             // The token plus its newline must fit in the 64 KiB buffer.
+            // i is a position found in rest, so i + 1 <= rest.len().
             Some(i) if i < MAX_LINE => (&rest[..i], i + 1),
             Some(_) => return Err(ReadError::LineTooLong { line: lineno }),
             // A final line without newline: the buffer must not fill up
@@ -55,7 +56,7 @@ fn scan_lines(data: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         lines.push(line);
-        rest = &rest[consumed..];
+        rest = &rest[consumed..]; // consumed <= rest.len() (see above)
     }
     Ok(lines)
 }
@@ -78,11 +79,9 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
         if trimmed.is_empty() {
             continue;
         }
-        let invert = trimmed[0] == b'!';
-        let body = if invert {
-            trim_space(&trimmed[1..])
-        } else {
-            trimmed
+        let (invert, body) = match trimmed.strip_prefix(b"!") {
+            Some(after) => (true, trim_space(after)),
+            None => (false, trimmed),
         };
         let mut pattern = Vec::with_capacity(body.len() + 1);
         if invert {
@@ -90,10 +89,9 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
         }
         if !body.is_empty() {
             let cleaned = clean(body);
-            let cleaned = if cleaned.len() > 1 && cleaned[0] == b'/' {
-                &cleaned[1..]
-            } else {
-                &cleaned[..]
+            let cleaned = match cleaned.strip_prefix(b"/") {
+                Some(after) if !after.is_empty() => after,
+                _ => cleaned.as_slice(),
             };
             pattern.extend_from_slice(cleaned);
         }
@@ -114,11 +112,10 @@ pub(crate) fn prepare_for_matcher(pattern: &[u8]) -> Option<(bool, Vec<u8>)> {
         return None;
     }
     let p = clean(p);
-    if p[0] == b'!' {
-        Some((true, p[1..].to_vec()))
-    } else {
-        Some((false, p))
+    if let Some(after) = p.strip_prefix(b"!") {
+        return Some((true, after.to_vec()));
     }
+    Some((false, p))
 }
 
 #[cfg(test)]
