@@ -12,6 +12,8 @@ fn split(data: &[u8]) -> Vec<(&[u8], &[u8])> {
     while !rest.is_empty() {
         let (line, term, next) = match rest.iter().position(|&c| c == b'\n') {
             Some(i) => {
+                // i is a position found in rest, so l.len() == i + 1; a
+                // stripped '\r' means i >= 1.
                 let (l, r) = rest.split_at(i + 1);
                 let body = &l[..i];
                 match body.strip_suffix(b"\r") {
@@ -19,7 +21,7 @@ fn split(data: &[u8]) -> Vec<(&[u8], &[u8])> {
                     None => (body, &l[i..], r),
                 }
             }
-            None => (rest, &rest[rest.len()..], &rest[rest.len()..]),
+            None => (rest, &b""[..], &b""[..]),
         };
         out.push((line, term));
         rest = next;

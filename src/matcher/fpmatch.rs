@@ -28,6 +28,7 @@ pub fn go_match(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern>
         }
         if star {
             let mut i = 0;
+            // i < name.len(): loop condition, so i + 1 <= name.len().
             while i < name.len() && name[i] != b'/' {
                 let (t, ok, err) = match_chunk(chunk, &name[i + 1..]);
                 if ok {
@@ -60,13 +61,15 @@ pub fn go_match(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern>
 
 fn scan_chunk(mut pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut star = false;
-    while pattern.first() == Some(&b'*') {
-        pattern = &pattern[1..];
+    while let Some(after) = pattern.strip_prefix(b"*") {
+        pattern = after;
         star = true;
     }
     let mut inrange = false;
     let mut i = 0;
     while i < pattern.len() {
+        // pattern[i] only while i < len; an escape skips one more byte only
+        // when i + 1 < len, so i <= len at the split.
         match pattern[i] {
             b'\\' if i + 1 < pattern.len() => i += 1,
             b'[' => inrange = true,
@@ -86,6 +89,10 @@ fn match_chunk<'a>(mut chunk: &[u8], mut s: &'a [u8]) -> (&'a [u8], bool, bool) 
         if !failed && s.is_empty() {
             failed = true;
         }
+        // chunk is not empty (loop condition); chunk[1..] below skips a
+        // byte already seen. While !failed, s was not empty at the top of
+        // this iteration and nothing has been taken from it since, so s[0]
+        // and s[1..] are in range.
         match chunk[0] {
             b'[' => {
                 let mut r: Option<char> = None;
@@ -177,11 +184,11 @@ fn match_chunk<'a>(mut chunk: &[u8], mut s: &'a [u8]) -> (&'a [u8], bool, bool) 
 }
 
 fn get_esc(mut chunk: &[u8]) -> Result<(char, &[u8]), BadPattern> {
-    if chunk.is_empty() || chunk[0] == b'-' || chunk[0] == b']' {
+    if matches!(chunk.first(), None | Some(b'-') | Some(b']')) {
         return Err(BadPattern);
     }
-    if chunk[0] == b'\\' {
-        chunk = &chunk[1..];
+    if let Some(after) = chunk.strip_prefix(b"\\") {
+        chunk = after;
         if chunk.is_empty() {
             return Err(BadPattern);
         }
@@ -190,7 +197,7 @@ fn get_esc(mut chunk: &[u8]) -> Result<(char, &[u8]), BadPattern> {
     let Some(r) = r else {
         return Err(BadPattern);
     };
-    let rest = &chunk[n..];
+    let rest = &chunk[n..]; // chunk is not empty; decode_rune's width fits it
     if rest.is_empty() {
         return Err(BadPattern);
     }

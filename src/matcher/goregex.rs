@@ -86,6 +86,7 @@ fn unicode_class(name: &str, negate: bool) -> Option<String> {
         return None;
     };
     Some(if negate {
+        // Every body built above is `[...]`: ASCII brackets at both ends.
         format!("[^{}]", &body[1..body.len() - 1])
     } else {
         body
@@ -204,6 +205,7 @@ impl<'a> Parser<'a> {
             if *k == start {
                 return None;
             }
+            // start < *k <= s.len(): s.get() held each char stepped over.
             // Go's parseInt disallows leading zeros.
             if *k - start >= 2 && self.s[start] == '0' {
                 return None;
@@ -259,6 +261,8 @@ impl<'a> Parser<'a> {
         let name: String = match self.peek() {
             None => return self.err("invalid character class range"),
             Some('{') => {
+                // peek() saw '{' at i, so i < len and end >= 1 is a position
+                // found in s[i..].
                 let Some(end) = self.s[self.i..].iter().position(|&c| c == '}') else {
                     return self.err("invalid character class range");
                 };
@@ -304,6 +308,7 @@ impl<'a> Parser<'a> {
             // POSIX [:alpha:] etc.
             if self.peek() == Some('[') && self.peek_at(1) == Some(':') && self.s.len() - self.i > 2
             {
+                // i + 2 < len: checked above; k is a position found in rest.
                 let rest = &self.s[self.i + 2..];
                 if let Some(k) = rest.windows(2).position(|w| w == [':', ']']) {
                     let name: String = rest[..k].iter().collect();
@@ -446,6 +451,7 @@ impl<'a> Parser<'a> {
                             if last == Last::Repeat {
                                 return self.err("invalid nested repetition operator");
                             }
+                            // parse_repeat saw '}' at i + len - 1 < s.len().
                             let spec: String = self.s[self.i..self.i + len].iter().collect();
                             self.i += len;
                             self.out.push_str(&spec);
@@ -487,6 +493,8 @@ impl<'a> Parser<'a> {
                         }
                         Some('C') => return self.err("invalid escape sequence"),
                         Some('Q') => {
+                            // peek_at(1) saw 'Q', so start = i + 2 <= len;
+                            // end is a position found in s[start..].
                             self.i += 2;
                             let start = self.i;
                             let end = self.s[start..]

@@ -35,7 +35,7 @@ impl Hasher for Fx {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            word[..chunk.len()].copy_from_slice(chunk); // chunks(8): len <= 8
             self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
                 .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
@@ -82,6 +82,7 @@ impl Index {
                     // The prefix is the text minus its trailing `**`.
                     let pre = &t[..t.len().saturating_sub(2)];
                     match pre.iter().rposition(|&c| c == b'/') {
+                        // k is a position found in pre.
                         Some(k) => ix.prefix.entry(pre[..=k].to_vec()).or_default().push(i),
                         None => ix.always.push(i),
                     }
@@ -104,6 +105,7 @@ impl Index {
     pub(crate) fn candidates(&self, path: &[u8], extra: impl Iterator<Item = u32>) -> Vec<u32> {
         let mut out: Vec<u32> = self.always.clone();
         out.extend(extra);
+        // Every k below is a position found in path, so k + 1 <= path.len().
         let mut add = |v: Option<&Vec<u32>>| {
             if let Some(v) = v {
                 out.extend_from_slice(v);
@@ -143,7 +145,7 @@ impl Index {
         let mut out = self.candidates(path, std::iter::empty());
         for (k, &c) in path.iter().enumerate() {
             if c == b'/' {
-                out.extend(self.candidates(&path[..k], std::iter::empty()));
+                out.extend(self.candidates(&path[..k], std::iter::empty())); // k < path.len()
             }
         }
         out.sort_unstable();
@@ -162,13 +164,13 @@ fn literal_ext(t: &[u8]) -> Option<&[u8]> {
         .iter()
         .rposition(|c| NOT_LITERAL.contains(c))
         .map_or(0, |k| k + 1);
-    let run = &t[start..];
-    // ASCII only: a path's invalid UTF-8 is matched through its lossy form.
+    let run = &t[start..]; // start is 0 or a position in t plus 1
+                           // ASCII only: a path's invalid UTF-8 is matched through its lossy form.
     if !run.is_ascii() {
         return None;
     }
     let dot = run.iter().rposition(|&c| c == b'.')?;
-    Some(&run[dot + 1..])
+    Some(&run[dot + 1..]) // dot is a position found in run
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl Matcher {
         }
         m.index = Default::default();
         m.exceptions = (0..m.patterns.len())
-            .filter(|&i| m.patterns[i].exclusion)
+            .filter(|&i| m.patterns[i].exclusion) // i in 0..len
             .collect();
         m.exclusions = !m.exceptions.is_empty();
         m
@@ -192,6 +192,8 @@ impl Matcher {
         }
     }
 
+    // err, test and any_parent_matches take an index that every caller has
+    // already looked up with patterns.get(i) (or enumerated), so it is < len.
     fn err(&self, index: usize, path: &[u8]) -> MatchError {
         let p = &self.patterns[index];
         MatchError {
@@ -316,12 +318,12 @@ impl Matcher {
         if parent == b"." {
             return false;
         }
-        let p = &self.patterns[i];
+        let p = &self.patterns[i]; // i < len: see err
         parent
             .iter()
             .enumerate()
             .filter(|&(_, &c)| c == b'/')
-            .map(|(k, _)| &parent[..k])
+            .map(|(k, _)| &parent[..k]) // k is a position in parent
             .chain(std::iter::once(parent))
             .any(|prefix| p.matches(prefix).unwrap_or(false))
     }
@@ -367,6 +369,7 @@ impl Matcher {
             }
             let mut matched = self.test(i, path)?;
             if !matched && !parent_dirs.is_empty() && pattern.dirs <= parent_dirs.len() {
+                // pattern.dirs <= parent_dirs.len(): checked just above.
                 let prefix = parent_dirs[..pattern.dirs].join(&b'/');
                 matched = pattern.matches(&prefix).unwrap_or(false);
             }
@@ -382,8 +385,9 @@ impl Matcher {
     pub fn all_matching(&self, path: &[u8]) -> Vec<usize> {
         self.candidates_with_ancestors(path)
             .into_iter()
-            .filter(|&i| {
-                self.patterns[i].matches(path).unwrap_or(false) || self.any_parent_matches(i, path)
+            .filter(|&i| match self.patterns.get(i) {
+                Some(p) => p.matches(path).unwrap_or(false) || self.any_parent_matches(i, path),
+                None => false,
             })
             .collect()
     }

@@ -52,6 +52,7 @@ pub(crate) fn docker_regexp(text: &[u8]) -> (String, u8) {
     while !rest.is_empty() {
         let (c, n) = decode_rune(rest);
         chars.push(c.unwrap_or('\u{FFFD}'));
+        // rest is not empty and decode_rune's width never exceeds it.
         rest = &rest[n.max(1)..];
     }
     let mut pos = usize::from(chars.first() == Some(&'\u{FEFF}'));
@@ -59,7 +60,7 @@ pub(crate) fn docker_regexp(text: &[u8]) -> (String, u8) {
     let mut ty = EXACT;
     let mut i = 0;
     while pos < chars.len() {
-        let ch = chars[pos];
+        let ch = chars[pos]; // pos < chars.len(): loop condition
         pos += 1;
         let peek = chars.get(pos).copied();
         if ch == '*' {
@@ -190,7 +191,7 @@ impl Pattern {
                 if path.ends_with(suffix) {
                     return Ok(true);
                 }
-                Ok(suffix.first() == Some(&b'/') && path == &suffix[1..])
+                Ok(suffix.strip_prefix(b"/") == Some(path))
             }
             Kind::Regex(re) => Ok(re.is_match(&go_lossy(path))),
             Kind::Bad(_) => Err(BadPattern),
