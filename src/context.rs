@@ -538,7 +538,7 @@ impl Context {
         let mut skipped_at: Option<Vec<u8>> = None;
         let only_prefix = crate::walk::only_prefix(&self.effective, true);
         for k in 0..comps.len() {
-            let prefix = comps[..=k].join(&b'/');
+            let prefix = comps[..=k].join(&b'/'); // k < comps.len()
             let last = k + 1 == comps.len();
             let (v, i) = self
                 .effective

@@ -157,7 +157,7 @@ impl Removal {
         let mut ends = ends.by_ref().skip(self.frames.len());
         while self.frames.len() < dirs {
             let Some(end) = ends.next() else { break };
-            let dir = &path[..end];
+            let dir = &path[..end]; // end is a position found in path
             let frame = match self.frames.last() {
                 Some(p) if p.blocked => RemovalFrame {
                     info: MatchInfo::default(),

@@ -224,6 +224,7 @@ pub(crate) fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: b
         } else {
             &p.text[..]
         };
+        // t[dir.len()] only when t.len() > dir.len().
         t.len() >= dir.len() && t.starts_with(dir) && (t.len() == dir.len() || t[dir.len()] == b'/')
     })
 }
@@ -291,6 +292,8 @@ where
 
     /// BuildKit: send the pending ancestors of an entry about to be sent.
     fn flush_pending(&mut self) -> Result<(), E> {
+        // i < frames.len(); a frame's rel_len is rel's length when it was
+        // pushed, and rel is only cut back once its frames are popped.
         for i in 0..self.frames.len() {
             if self.frames[i].sent {
                 continue;

@@ -671,6 +671,7 @@ pub fn evaluate(ctx: &Context, rules: &Rules) -> Result<Outcome, CheckError> {
             if let Some(i) = current {
                 if let Some((_, hit)) = deny_hits.get_mut(i) {
                     if let Some(d) = &hit.dir {
+                        // path[d.len()] only after path.len() > d.len().
                         if path.len() > d.len() && path.starts_with(d) && path[d.len()] == b'/' {
                             hit.entries += 1;
                             hit.bytes += size(e.kind);

@@ -213,7 +213,7 @@ pub fn sarif(o: &Outcome, version: &str, information_uri: &str) -> Json {
                 "defaultConfiguration": {"level": "error"},
             });
             if !information_uri.is_empty() {
-                rule["helpUri"] = information_uri.into();
+                rule["helpUri"] = information_uri.into(); // json! object: inserts the key
             }
             rule
         })
@@ -230,7 +230,7 @@ pub fn sarif(o: &Outcome, version: &str, information_uri: &str) -> Json {
                     "defaultConfiguration": {"level": sarif_level(f.level)},
                 });
                 if !information_uri.is_empty() {
-                    rule["helpUri"] = information_uri.into();
+                    rule["helpUri"] = information_uri.into(); // json! object: inserts the key
                 }
                 rules.push(rule);
             }
@@ -255,9 +255,9 @@ pub fn sarif(o: &Outcome, version: &str, information_uri: &str) -> Json {
                     "artifactLocation": {"uri": uri_encode(p), "uriBaseId": "%SRCROOT%"},
                 });
                 if let Some(l) = it.line.filter(|&l| l > 0) {
-                    phys["region"] = json!({"startLine": l});
+                    phys["region"] = json!({"startLine": l}); // json! object: inserts the key
                 }
-                res["locations"] = json!([{ "physicalLocation": phys }]);
+                res["locations"] = json!([{ "physicalLocation": phys }]); // json! object: inserts the key
             }
             res
         })
@@ -272,7 +272,7 @@ pub fn sarif(o: &Outcome, version: &str, information_uri: &str) -> Json {
         "rules": rules,
     });
     if !information_uri.is_empty() {
-        driver["informationUri"] = information_uri.into();
+        driver["informationUri"] = information_uri.into(); // json! object: inserts the key
     }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

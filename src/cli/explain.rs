@@ -27,6 +27,8 @@ pub struct ExplainArgs {
     json: bool,
 }
 
+// Pattern indices in an Explanation come from ctx.explain, which evaluates
+// ctx.effective itself, so they are < ctx.effective.patterns().len().
 fn describe(ctx: &Context, x: &Explanation) -> serde_json::Value {
     let pat = |i: usize| {
         let p = &ctx.effective.patterns()[i];
@@ -41,7 +43,7 @@ fn describe(ctx: &Context, x: &Explanation) -> serde_json::Value {
 }
 
 fn line_of(ctx: &Context, i: usize) -> String {
-    let p = &ctx.effective.patterns()[i];
+    let p = &ctx.effective.patterns()[i]; // i < len: see describe
     if p.line == 0 {
         format!("(added by the docker CLI) {}", sanitize_str(&p.display()))
     } else {
@@ -55,10 +57,9 @@ fn line_of(ctx: &Context, i: usize) -> String {
 }
 
 pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
-    let (context, paths) = if a.args.len() >= 2 {
-        (a.args[0].clone(), &a.args[1..])
-    } else {
-        (PathBuf::from("."), &a.args[..])
+    let (context, paths) = match a.args.split_first() {
+        Some((first, rest)) if !rest.is_empty() => (first.clone(), rest),
+        _ => (PathBuf::from("."), a.args.as_slice()),
     };
     let primary: Engine = a.engine.into();
     let other = match primary {
@@ -77,10 +78,10 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
         let o = other_ctx.as_ref().and_then(|c| c.explain(path).ok());
         if a.json {
             let mut v = describe(ctx, &x);
-            v["path"] = String::from_utf8_lossy(&x.path).into_owned().into();
-            v["exists"] = x.exists.into();
+            v["path"] = String::from_utf8_lossy(&x.path).into_owned().into(); // json! object: inserts the key
+            v["exists"] = x.exists.into(); // json! object: inserts the key
             if let (Some(c), Some(o)) = (&other_ctx, &o) {
-                v[other.name()] = describe(c, o);
+                v[other.name()] = describe(c, o); // json! object: inserts the key
             }
             json.push(v);
             continue;

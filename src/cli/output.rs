@@ -77,6 +77,7 @@ pub fn sanitize(name: &[u8]) -> String {
                 }
             }
             Some(c) => out.push(c),
+            // rest is not empty (loop condition); decode_rune's width fits it.
             None => out.push_str(&format!("\\x{:02x}", rest[0])),
         }
         rest = &rest[n.max(1)..];

@@ -65,6 +65,7 @@ pub fn classify(args: Vec<OsString>) -> Invocation {
     while let Some(a) = args.get(i) {
         let s = a.to_string_lossy();
         if s == NAME {
+            // args.get(i) is Some with i >= 1, so args[0] exists and i + 1 <= len.
             let mut rest = vec![args[0].clone()];
             rest.extend(args[i + 1..].iter().cloned());
             if help {
@@ -98,7 +99,7 @@ pub fn metadata() -> String {
     });
     let url = env!("CARGO_PKG_REPOSITORY");
     if !url.is_empty() {
-        m["URL"] = url.into();
+        m["URL"] = url.into(); // json! object: inserts the key
     }
     serde_json::to_string_pretty(&m).unwrap_or_default()
 }

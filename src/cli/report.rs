@@ -59,7 +59,7 @@ fn json(
         let (errors, warnings, infos) = lint::counts(f);
         serde_json::json!({
             "error": errors, "warning": warnings, "info": infos,
-            "top": &f[..f.len().min(TOP_FINDINGS)],
+            "top": &f[..f.len().min(TOP_FINDINGS)], // clamped to f.len()
         })
     });
     serde_json::json!({
