@@ -340,7 +340,19 @@ pub fn build(ctx: &Context, opts: ReportOptions) -> Result<Report> {
 pub fn build_with_progress(
     ctx: &Context,
     opts: ReportOptions,
+    progress: impl FnMut(Progress),
+) -> Result<Report> {
+    build_observed(ctx, opts, progress, |_| {})
+}
+
+/// [`build_with_progress`], also handing every event of the walk (a
+/// `WalkMode::All` walk with metadata) to `observe`, e.g. a
+/// [`crate::lint::Gatherer`], so other work needs no walk of its own.
+pub fn build_observed(
+    ctx: &Context,
+    opts: ReportOptions,
     mut progress: impl FnMut(Progress),
+    mut observe: impl FnMut(&Event<'_>),
 ) -> Result<Report> {
     let mut seen = Progress::default();
     let mut included = Counts::default();
@@ -362,6 +374,7 @@ pub fn build_with_progress(
     let mut warnings = Vec::new();
 
     let walk_warnings = ctx.walk_meta(WalkMode::All, |ev| {
+        observe(&ev);
         match ev {
             Event::Entry(e) => {
                 let Some(stat) = e.meta else {

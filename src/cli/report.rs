@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use ctxray::lint::{self, Finding, LintOptions};
-use ctxray::report::{build_with_progress, Progress, Report, ReportOptions};
+use ctxray::lint::{self, Finding, Gatherer, LintOptions};
+use ctxray::report::{build_observed, Progress, Report, ReportOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::outln;
@@ -137,11 +137,27 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
         tree_depth: if a.tree { a.depth } else { 0 },
     };
     let mut spinner = Spinner::new(!a.json && std::io::stderr().is_terminal());
-    let r = build_with_progress(ctx, opts, |p| spinner.tick(p));
+    // The lint's entries are gathered from the report's own walk.
+    let lint_limit = if a.lint {
+        usize::MAX
+    } else {
+        LINT_MAX_ENTRIES as usize
+    };
+    let mut gatherer = (!a.no_lint).then(|| Gatherer::new(lint_limit));
+    let r = build_observed(
+        ctx,
+        opts,
+        |p| spinner.tick(p),
+        |ev| {
+            if let Some(g) = gatherer.as_mut() {
+                g.observe(ev);
+            }
+        },
+    );
     spinner.finish();
     let r = r?;
     let entries = r.included.files + r.included.dirs + r.excluded.files + r.excluded.dirs;
-    let skip_lint = !a.lint && entries > LINT_MAX_ENTRIES;
+    let skip_lint = gatherer.as_ref().is_some_and(Gatherer::overflowed);
     if skip_lint && !a.no_lint {
         eprintln!(
             "ctxray: note: {entries} entries: Findings left out (run `ctxray lint`, or `report --lint`)"
@@ -150,7 +166,10 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let findings = if a.no_lint || skip_lint {
         None
     } else {
-        let mut f = lint::lint(ctx, &LintOptions::default())?;
+        let mut f = match gatherer.take() {
+            Some(g) => lint::lint_walked(ctx, &LintOptions::default(), g)?,
+            None => lint::lint(ctx, &LintOptions::default())?,
+        };
         // Most severe first, then in file order.
         f.sort_by_key(|x| std::cmp::Reverse(x.level));
         Some(f)

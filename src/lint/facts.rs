@@ -41,44 +41,55 @@ pub(crate) struct Facts {
     pub direct: Option<HashMap<Vec<u8>, Vec<usize>>>,
 }
 
-impl Facts {
-    pub fn collect(ctx: &Context) -> Result<Facts> {
-        let mut ents: Vec<Ent> = Vec::new();
-        let mut dirs: Vec<usize> = Vec::new();
-        // Sizes from the walk's own listings (read on every core).
-        ctx.walk_meta(WalkMode::All, |ev| {
-            match ev {
-                Event::Entry(e) => {
-                    let size = match (e.kind, e.meta) {
-                        (Kind::File, Some(m)) => m.size,
-                        (Kind::File, None) => fs::symlink_metadata(e.abs).map_or(0, |m| m.len()),
-                        _ => 0,
-                    };
-                    if e.kind == Kind::Dir {
-                        dirs.push(ents.len());
-                    }
-                    ents.push(Ent {
-                        path: e.path.to_vec(),
-                        kind: e.kind,
-                        size,
-                        sent: e.status == Status::Sent,
-                        by: e.verdict.by,
-                        in_skipped: e.in_skipped_dir,
-                        depth: e.depth,
-                    });
+/// Builds [`Facts`] from the events of a `WalkMode::All` walk with
+/// metadata (its own, or one that another part runs, such as the report's).
+#[derive(Debug, Default)]
+pub(crate) struct FactsBuilder {
+    ents: Vec<Ent>,
+    dirs: Vec<usize>,
+}
+
+impl FactsBuilder {
+    /// Entries seen so far.
+    pub fn len(&self) -> usize {
+        self.ents.len()
+    }
+
+    pub fn observe(&mut self, ev: &Event<'_>) {
+        match ev {
+            Event::Entry(e) => {
+                let size = match (e.kind, e.meta) {
+                    (Kind::File, Some(m)) => m.size,
+                    (Kind::File, None) => fs::symlink_metadata(e.abs).map_or(0, |m| m.len()),
+                    _ => 0,
+                };
+                if e.kind == Kind::Dir {
+                    self.dirs.push(self.ents.len());
                 }
-                Event::Leave { sent, .. } => {
-                    if let Some(i) = dirs.pop() {
-                        if sent {
-                            if let Some(e) = ents.get_mut(i) {
-                                e.sent = true;
-                            }
+                self.ents.push(Ent {
+                    path: e.path.to_vec(),
+                    kind: e.kind,
+                    size,
+                    sent: e.status == Status::Sent,
+                    by: e.verdict.by,
+                    in_skipped: e.in_skipped_dir,
+                    depth: e.depth,
+                });
+            }
+            Event::Leave { sent, .. } => {
+                if let Some(i) = self.dirs.pop() {
+                    if *sent {
+                        if let Some(e) = self.ents.get_mut(i) {
+                            e.sent = true;
                         }
                     }
                 }
             }
-            Ok(())
-        })?;
+        }
+    }
+
+    pub fn finish(self, ctx: &Context) -> Facts {
+        let ents = self.ents;
         let index = ents
             .iter()
             .enumerate()
@@ -103,11 +114,23 @@ impl Facts {
             }
             m
         });
-        Ok(Facts {
+        Facts {
             ents,
             index,
             direct,
-        })
+        }
+    }
+}
+
+impl Facts {
+    pub fn collect(ctx: &Context) -> Result<Facts> {
+        let mut b = FactsBuilder::default();
+        // Sizes from the walk's own listings (read on every core).
+        ctx.walk_meta(WalkMode::All, |ev| {
+            b.observe(&ev);
+            Ok(())
+        })?;
+        Ok(b.finish(ctx))
     }
 
     pub fn get(&self, path: &[u8]) -> Option<&Ent> {

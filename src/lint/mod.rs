@@ -235,6 +235,63 @@ pub struct LintOptions {
 
 /// Lints an opened context. Findings are sorted by file, line and code.
 pub fn lint(ctx: &Context, opts: &LintOptions) -> Result<Vec<Finding>> {
+    lint_inner(ctx, opts, None)
+}
+
+/// Gathers what [`lint_walked`] needs from a walk that someone else runs
+/// (`Context::walk_meta(WalkMode::All, ..)` of the same context, e.g. the
+/// report's), so the lint does not walk the context again. It stops
+/// gathering past `limit` entries.
+#[derive(Debug)]
+pub struct Gatherer {
+    facts: facts::FactsBuilder,
+    limit: usize,
+    overflow: bool,
+}
+
+impl Gatherer {
+    /// A gatherer keeping at most `limit` entries.
+    pub fn new(limit: usize) -> Gatherer {
+        Gatherer {
+            facts: facts::FactsBuilder::default(),
+            limit,
+            overflow: false,
+        }
+    }
+
+    /// Feeds one event of the walk.
+    pub fn observe(&mut self, ev: &crate::walk::Event<'_>) {
+        if self.overflow {
+            return;
+        }
+        if self.facts.len() >= self.limit {
+            self.overflow = true;
+            self.facts = facts::FactsBuilder::default();
+            return;
+        }
+        self.facts.observe(ev);
+    }
+
+    /// Whether the walk had more entries than the limit (nothing kept).
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+}
+
+/// [`lint`] with the entries gathered from an existing walk of `ctx`
+/// (walked again when the gatherer overflowed or a pattern cannot compile).
+pub fn lint_walked(ctx: &Context, opts: &LintOptions, g: Gatherer) -> Result<Vec<Finding>> {
+    if g.overflow {
+        return lint(ctx, opts);
+    }
+    lint_inner(ctx, opts, Some(g.facts))
+}
+
+fn lint_inner(
+    ctx: &Context,
+    opts: &LintOptions,
+    gathered: Option<facts::FactsBuilder>,
+) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let ignore_display = ctx.ignore.as_ref().map_or_else(
         || display_path(&ctx.root.join(".dockerignore")),
@@ -250,14 +307,17 @@ pub fn lint(ctx: &Context, opts: &LintOptions) -> Result<Vec<Finding>> {
     // Patterns that cannot compile are reported above; the other checks
     // run as if those lines were absent (Docker would fail anyway).
     let cleaned;
-    let ctx = if ctx.matcher.patterns().iter().any(|p| p.is_bad()) {
+    let (ctx, gathered) = if ctx.matcher.patterns().iter().any(|p| p.is_bad()) {
         cleaned = without_bad_lines(ctx);
-        &cleaned
+        (&cleaned, None)
     } else {
-        ctx
+        (ctx, gathered)
     };
     {
-        let facts = facts::Facts::collect(ctx)?;
+        let facts = match gathered {
+            Some(g) => g.finish(ctx),
+            None => facts::Facts::collect(ctx)?,
+        };
         let env = Env {
             ctx,
             opts,

@@ -1418,3 +1418,58 @@ fn walkdir_files(root: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The report's Findings (gathered from its own walk) are the lint's
+/// (which walks by itself): same counts, same top findings.
+#[test]
+fn report_findings_equal_lint_findings() {
+    let d = ctx(&[
+        (
+            "Dockerfile",
+            "FROM scratch\nCOPY app/ /app/\nCOPY conf/ /conf/\n",
+        ),
+        ("app/main.py", "print(1)\n"),
+        ("app/__pycache__/main.cpython-312.pyc", "pyc"),
+        ("lib/x/__pycache__/y.pyc", "pyc"),
+        ("conf/a.yaml", "a: 1\n"),
+        (".env", "TOKEN=1\n"),
+        ("keep/a", "a"),
+        ("keep/b", "b"),
+        (
+            ".dockerignore",
+            "__pycache__\nconf\nnever\n*\n!app\n!keep/a\n!Dockerfile\nrun # inline\n",
+        ),
+    ]);
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-context");
+    for c in [p(&d), sample] {
+        for engine in ["buildkit", "classic"] {
+            let r = run(["report", "--json", "--engine", engine, c]);
+            let l = run([
+                "lint",
+                "--json",
+                "--fail-on",
+                "never",
+                "--engine",
+                engine,
+                c,
+            ]);
+            assert_eq!(l.code, 0, "{}", l.stderr);
+            let r: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+            let l: serde_json::Value = serde_json::from_slice(&l.stdout).unwrap();
+            let rf = &r["findings"];
+            for level in ["error", "warning", "info"] {
+                assert_eq!(rf[level], l["counts"][level], "{c} {engine} {level}");
+            }
+            // The report shows the most severe first.
+            let mut all: Vec<serde_json::Value> = l["findings"].as_array().unwrap().clone();
+            let rank = |f: &serde_json::Value| match f["level"].as_str() {
+                Some("error") => 0,
+                Some("warning") => 1,
+                _ => 2,
+            };
+            all.sort_by_key(rank);
+            let top: Vec<_> = all.into_iter().take(5).collect();
+            assert_eq!(rf["top"].as_array().unwrap(), &top, "{c} {engine}");
+        }
+    }
+}
