@@ -19,20 +19,7 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ctxray");
 
-/// A temporary tree: `(path, contents)`; a path ending in `/` is a directory.
-fn tree(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let p = dir.path().join(path.trim_end_matches('/'));
-        if path.ends_with('/') {
-            fs::create_dir_all(&p).unwrap();
-        } else {
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, contents).unwrap();
-        }
-    }
-    dir
-}
+use crate::common::tree;
 
 struct Run {
     code: i32,

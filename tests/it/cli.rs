@@ -16,21 +16,7 @@ use tempfile::TempDir;
 
 // ---------------------------------------------------------------- helpers
 
-/// A temporary context: `(path, contents)`; a path ending in `/` is a
-/// directory. Parents are created as needed.
-fn ctx(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let p = dir.path().join(path.trim_end_matches('/'));
-        if path.ends_with('/') {
-            fs::create_dir_all(&p).unwrap();
-        } else {
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, contents).unwrap();
-        }
-    }
-    dir
-}
+use crate::common::tree as ctx;
 
 fn bin() -> Command {
     Command::cargo_bin("ctxray").unwrap()

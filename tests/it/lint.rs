@@ -14,21 +14,7 @@ use tempfile::TempDir;
 
 // ---------------------------------------------------------------- helpers
 
-/// A temporary context: `(path, contents)`; a path ending in `/` is a
-/// directory.
-fn ctx(files: &[(&str, &[u8])]) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let p = dir.path().join(path.trim_end_matches('/'));
-        if path.ends_with('/') {
-            fs::create_dir_all(&p).unwrap();
-        } else {
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, contents).unwrap();
-        }
-    }
-    dir
-}
+use crate::common::tree_bytes as ctx;
 
 struct Run {
     code: i32,

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod common;
 mod docker_cli;
 mod fuzz_regressions;
 mod golden;
