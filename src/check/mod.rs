@@ -725,6 +725,38 @@ pub fn evaluate(ctx: &Context, rules: &Rules) -> Result<Outcome, CheckError> {
         }
     }
 
+    // Size rules: one report walk when any is set.
+    let sizes_on = [
+        (RuleId::MaxBytes, rules.max_bytes.is_some()),
+        (RuleId::MaxFiles, rules.max_files.is_some()),
+        (RuleId::MaxTarBytes, rules.max_tar_bytes.is_some()),
+        (RuleId::MaxGrowth, rules.growth.is_some()),
+    ];
+    let need_report = sizes_on.iter().any(|&(r, set)| set && on(r));
+    let baseline = match &rules.growth {
+        Some((path, _)) if on(RuleId::MaxGrowth) => Some(Baseline::load(path)?),
+        _ => None,
+    };
+    // The lint's entries come from the same walk when both run.
+    let lint_on = on(RuleId::Lint) && rules.fail_on != FailOn::Never;
+    let mut gatherer = (need_report && lint_on).then(|| lint::Gatherer::new(usize::MAX));
+    let rep = if need_report {
+        Some(report::build_observed(
+            ctx,
+            ReportOptions {
+                top: 0,
+                tree_depth: 0,
+            },
+            |_| {},
+            |ev| {
+                if let Some(g) = gatherer.as_mut() {
+                    g.observe(ev);
+                }
+            },
+        )?)
+    } else {
+        None
+    };
     for rule in RuleId::ALL {
         if !on(rule) {
             results.push(skip(rule, "disabled"));
@@ -804,7 +836,10 @@ pub fn evaluate(ctx: &Context, rules: &Rules) -> Result<Outcome, CheckError> {
                 let FailOn::At(level) = rules.fail_on else {
                     continue;
                 };
-                let findings = lint::lint(ctx, &LintOptions::default())?;
+                let findings = match gatherer.take() {
+                    Some(g) => lint::lint_walked(ctx, &LintOptions::default(), g)?,
+                    None => lint::lint(ctx, &LintOptions::default())?,
+                };
                 let failing: Vec<&Finding> = findings.iter().filter(|f| f.level >= level).collect();
                 let n = failing.len();
                 let below = findings.len() - n;
@@ -850,29 +885,6 @@ pub fn evaluate(ctx: &Context, rules: &Rules) -> Result<Outcome, CheckError> {
         results.push(r);
     }
 
-    // Size rules: one report walk when any is set.
-    let sizes_on = [
-        (RuleId::MaxBytes, rules.max_bytes.is_some()),
-        (RuleId::MaxFiles, rules.max_files.is_some()),
-        (RuleId::MaxTarBytes, rules.max_tar_bytes.is_some()),
-        (RuleId::MaxGrowth, rules.growth.is_some()),
-    ];
-    let need_report = sizes_on.iter().any(|&(r, set)| set && on(r));
-    let baseline = match &rules.growth {
-        Some((path, _)) if on(RuleId::MaxGrowth) => Some(Baseline::load(path)?),
-        _ => None,
-    };
-    let rep = if need_report {
-        Some(report::build(
-            ctx,
-            ReportOptions {
-                top: 0,
-                tree_depth: 0,
-            },
-        )?)
-    } else {
-        None
-    };
     for (rule, set) in sizes_on {
         if !on(rule) {
             results.push(skip(rule, "disabled"));

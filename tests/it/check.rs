@@ -340,21 +340,27 @@ fn lint_rule_follows_lint_findings() {
         (Level::Info, "info"),
     ] {
         let failing: Vec<_> = findings.iter().filter(|f| f.level >= level).collect();
-        let (code, v) = json(d.path(), &["--fail-on", name]);
-        let l = rule(&v, "lint");
-        assert_eq!(
-            l["status"],
-            if failing.is_empty() { "pass" } else { "fail" },
-            "{name}: {v}"
-        );
-        assert_eq!(code, i32::from(!failing.is_empty()), "{name}");
-        let codes: Vec<&str> = l["offenders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["code"].as_str().unwrap())
-            .collect();
-        assert_eq!(codes, failing.iter().map(|f| f.code).collect::<Vec<_>>());
+        // Alone, and with a size rule (the lint then gathers its entries
+        // from the size report's walk): the same result.
+        for extra in [&[][..], &["--max-files", "100"][..]] {
+            let mut args = vec!["--fail-on", name];
+            args.extend_from_slice(extra);
+            let (code, v) = json(d.path(), &args);
+            let l = rule(&v, "lint");
+            assert_eq!(
+                l["status"],
+                if failing.is_empty() { "pass" } else { "fail" },
+                "{name}: {v}"
+            );
+            assert_eq!(code, i32::from(!failing.is_empty()), "{name}");
+            let codes: Vec<&str> = l["offenders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["code"].as_str().unwrap())
+                .collect();
+            assert_eq!(codes, failing.iter().map(|f| f.code).collect::<Vec<_>>());
+        }
     }
     let (code, v) = json(d.path(), &["--fail-on", "never"]);
     assert_eq!(code, 0);
