@@ -77,5 +77,6 @@ pub mod gostr;
 pub mod ignorefile;
 pub mod lint;
 pub mod matcher;
+mod redecide;
 pub mod report;
 pub mod walk;

@@ -8,7 +8,8 @@ use std::fs;
 use crate::archive::TarBuilder;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::matcher::{MatchInfo, Matcher};
+use crate::matcher::Matcher;
+use crate::redecide::Redecider;
 use crate::walk::{Engine, Event, Kind, Status, WalkMode};
 
 /// Files, directories and bytes of a set of entries.
@@ -116,30 +117,15 @@ pub struct RuleSavings {
 /// re-decided, with the other lines, along the path of every file the line
 /// decides (the only files whose fate the line holds).
 struct Removal {
-    matcher: Matcher,
-    engine: Engine,
-    only_prefix_excl: bool,
-    /// The directories of the current path (depth 1, 2, ...), as the walk
-    /// without the line would see them; filled on demand.
-    frames: Vec<RemovalFrame>,
+    walk: Redecider,
     files: i64,
     bytes: i64,
 }
 
-struct RemovalFrame {
-    info: MatchInfo,
-    /// The walk without the line skips this directory (or an ancestor).
-    blocked: bool,
-}
-
 impl Removal {
     fn new(m: &Matcher, index: usize, engine: Engine) -> Removal {
-        let matcher = m.without(index);
         Removal {
-            only_prefix_excl: crate::walk::only_prefix(&matcher, true),
-            matcher,
-            engine,
-            frames: Vec::new(),
+            walk: Redecider::new(m.without(index), engine),
             files: 0,
             bytes: 0,
         }
@@ -148,67 +134,12 @@ impl Removal {
     /// Whether the walk without the line sends the file at `path`, at
     /// `depth` (its directories being the current path's).
     fn sends_file(&mut self, path: &[u8], depth: usize) -> bool {
-        let dirs = depth.saturating_sub(1);
-        let mut ends = path
-            .iter()
-            .enumerate()
-            .filter(|&(_, &c)| c == b'/')
-            .map(|(k, _)| k);
-        let mut ends = ends.by_ref().skip(self.frames.len());
-        while self.frames.len() < dirs {
-            let Some(end) = ends.next() else { break };
-            let dir = &path[..end]; // end is a position found in path
-            let frame = match self.frames.last() {
-                Some(p) if p.blocked => RemovalFrame {
-                    info: MatchInfo::default(),
-                    blocked: true,
-                },
-                parent => match self
-                    .matcher
-                    .matches_using_parent_results(dir, parent.map(|p| &p.info))
-                {
-                    Ok((v, info)) => {
-                        let may_skip = match self.engine {
-                            Engine::Classic => true,
-                            Engine::Buildkit => self.only_prefix_excl,
-                        };
-                        let reopened = self.matcher.has_exclusions()
-                            && crate::walk::prefix_reopens(
-                                &self.matcher,
-                                dir,
-                                true,
-                                self.engine == Engine::Buildkit,
-                            );
-                        RemovalFrame {
-                            info,
-                            blocked: v.excluded && may_skip && !reopened,
-                        }
-                    }
-                    // A pattern that cannot compile stops the walk: nothing more is sent.
-                    Err(_) => RemovalFrame {
-                        info: MatchInfo::default(),
-                        blocked: true,
-                    },
-                },
-            };
-            self.frames.push(frame);
-        }
-        let parent = self.frames.last();
-        if parent.is_some_and(|p| p.blocked) {
-            return false;
-        }
-        match self
-            .matcher
-            .matches_using_parent_results(path, parent.map(|p| &p.info))
-        {
-            Ok((v, _)) => !v.excluded,
-            Err(_) => false,
-        }
+        self.walk.sends(path, depth)
     }
 
     /// The walk leaves a directory at `depth`.
     fn leave(&mut self, depth: usize) {
-        self.frames.truncate(depth.saturating_sub(1));
+        self.walk.at_depth(depth);
     }
 }
 

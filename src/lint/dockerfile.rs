@@ -130,7 +130,6 @@ pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
 }
 
 fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Finding>) {
-    let sent = env.facts.sent_and_ancestors();
     let pats = env.ctx.effective.patterns();
     let show = |by: Option<usize>| {
         by.and_then(|i| pats.get(i)).map_or_else(
@@ -148,7 +147,7 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
         let Some(p) = m.patterns().first() else {
             continue;
         };
-        let tops: Vec<&Ent> = matching(env.facts, p).collect();
+        let tops: Vec<Ent> = matching(env.facts, p);
         if tops.is_empty() {
             let mut f = finding(
                 "DF003",
@@ -165,7 +164,7 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
             out.push(f);
             continue;
         }
-        let any_sent = tops.iter().any(|e| sent.contains(e.path.as_slice()));
+        let any_sent = tops.iter().any(|e| e.has_sent);
         if !any_sent {
             let by = tops.iter().find_map(|e| e.by);
             let mut f = finding(
@@ -183,35 +182,29 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
             f.paths = tops.iter().take(10).map(|e| lossy(&e.path)).collect();
             // The bytes of every file the source stands for (a directory's
             // files included).
-            f.bytes = env
-                .facts
-                .ents
-                .iter()
-                .filter(|e| e.kind != Kind::Dir)
-                .filter(|e| tops.iter().any(|t| under(&e.path, &t.path)))
-                .map(|e| e.size)
-                .sum();
+            let mut bytes = 0;
+            env.facts.scan(|e| {
+                if e.kind != Kind::Dir && tops.iter().any(|t| under(e.path, &t.path)) {
+                    bytes += e.size;
+                }
+            });
+            f.bytes = bytes;
             out.push(f);
             continue;
         }
         // Files under a sent source that are left out, by deciding line.
-        let mut groups: BTreeMap<usize, Vec<&Ent>> = BTreeMap::new();
-        for e in env
-            .facts
-            .ents
-            .iter()
-            .filter(|e| !e.sent && e.kind != Kind::Dir)
-        {
-            if !tops.iter().any(|t| under(&e.path, &t.path)) {
-                continue;
+        let mut groups: BTreeMap<usize, Vec<Ent>> = BTreeMap::new();
+        env.facts.scan(|e| {
+            if e.sent || e.kind == Kind::Dir || !tops.iter().any(|t| under(e.path, &t.path)) {
+                return;
             }
-            let Some(by) = e.by else { continue };
+            let Some(by) = e.by else { return };
             // Generic hygiene patterns (`**/…`) are meant to thin sources.
             if pats.get(by).is_none_or(|p| p.text.starts_with(b"**")) {
-                continue;
+                return;
             }
-            groups.entry(by).or_default().push(e);
-        }
+            groups.entry(by).or_default().push(e.to_ent());
+        });
         for (by, ents) in groups {
             let names: Vec<String> = ents.iter().map(|e| lossy(&e.path)).collect();
             let bytes = ents.iter().map(|e| e.size).sum();
@@ -350,21 +343,19 @@ fn build_file_paths(env: &Env<'_>) -> Vec<Vec<u8>> {
 
 fn unused(env: &Env<'_>, disp: &str, transferred: &HashSet<Vec<u8>>, out: &mut Vec<Finding>) {
     let skip = build_file_paths(env);
-    let unused: Vec<(Vec<u8>, u64)> = env
-        .facts
-        .sent_files()
-        .filter(|e| !transferred.contains(&e.path) && !skip.contains(&e.path))
-        .map(|e| (e.path.clone(), e.size))
-        .collect();
+    let mut unused: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut t_bytes: u64 = 0;
+    env.facts.scan(|e| {
+        if transferred.contains(e.path) {
+            t_bytes += e.size;
+        } else if e.sent && e.kind != Kind::Dir && !skip.iter().any(|s| s == e.path) {
+            unused.push((e.path.to_vec(), e.size));
+        }
+    });
     if unused.is_empty() {
         return;
     }
     let bytes: u64 = unused.iter().map(|u| u.1).sum();
-    let t_bytes: u64 = transferred
-        .iter()
-        .filter_map(|p| env.facts.get(p))
-        .map(|e| e.size)
-        .sum();
     let tops = by_top(&unused);
     let named: Vec<String> = tops
         .iter()
@@ -426,7 +417,13 @@ fn secrets(
             (r, m)
         })
         .collect();
-    for e in env.facts.sent_files() {
+    let mut candidates: Vec<Ent> = Vec::new();
+    env.facts.scan(|e| {
+        if e.sent && e.kind != Kind::Dir && secret_kind(e.path).is_some() {
+            candidates.push(e.to_ent());
+        }
+    });
+    for e in candidates {
         let Some(kind) = secret_kind(&e.path) else {
             continue;
         };

@@ -1,5 +1,11 @@
-//! One walk of every entry of the context, and the machinery to compare
-//! what is sent with a changed ignore file.
+//! One walk of every entry of the context, kept compact, and the machinery
+//! to compare what is sent with a changed ignore file.
+//!
+//! A context can hold millions of entries, so [`Facts`] keeps no path: each
+//! entry is a fixed-size record (parent, size, deciding line, flags) and its
+//! name in one shared buffer. Paths are rebuilt in walk order by
+//! [`Facts::scan`] (one buffer, no allocation per entry) or one at a time by
+//! [`Facts::ent`].
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -8,9 +14,10 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::ignorefile::{self, PatternLine};
 use crate::matcher::Matcher;
+use crate::redecide::Redecider;
 use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
 
-/// One entry of the context.
+/// One entry of the context, with its path.
 #[derive(Debug, Clone)]
 pub(crate) struct Ent {
     /// Context-relative slash path.
@@ -18,41 +25,96 @@ pub(crate) struct Ent {
     pub kind: Kind,
     /// Apparent size (regular files), else 0.
     pub size: u64,
-    /// Whether the engine sends it (directories: also when sent lazily).
-    pub sent: bool,
     /// Index (in `ctx.effective`) of the deciding pattern.
     pub by: Option<usize>,
     /// Inside a directory the engine skips without looking.
     pub in_skipped: bool,
     /// Number of path components.
     pub depth: usize,
+    /// It is sent or something below it is.
+    pub has_sent: bool,
+}
+
+/// One entry seen by [`Facts::scan`]: its path lives in the scan's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    /// Position in walk order (for [`Facts::ent`]).
+    pub idx: usize,
+    pub path: &'a [u8],
+    pub kind: Kind,
+    pub size: u64,
+    /// Whether the engine sends it (directories: also when sent lazily).
+    pub sent: bool,
+    pub by: Option<usize>,
+    pub in_skipped: bool,
+    pub depth: usize,
+    /// It is sent or something below it is.
+    pub has_sent: bool,
+}
+
+impl View<'_> {
+    pub fn to_ent(self) -> Ent {
+        Ent {
+            path: self.path.to_vec(),
+            kind: self.kind,
+            size: self.size,
+            by: self.by,
+            in_skipped: self.in_skipped,
+            depth: self.depth,
+            has_sent: self.has_sent,
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+const SENT: u8 = 1;
+const IN_SKIPPED: u8 = 2;
+const HAS_SENT: u8 = 4;
+
+/// One entry, without its path (32 bytes).
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    /// Apparent size (regular files), else 0.
+    size: u64,
+    /// End of the name in `Facts::names` (it starts where the previous
+    /// entry's ends).
+    name_end: u64,
+    /// Index of the parent directory, `NONE` at the top level.
+    parent: u32,
+    /// Deciding pattern, `NONE` for none.
+    by: u32,
+    depth: u32,
+    kind: Kind,
+    flags: u8,
 }
 
 /// Every entry of the context, in walk order, as the context's engine
 /// decides it.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
-    pub ents: Vec<Ent>,
-    /// Index of each path in `ents`.
-    pub index: HashMap<Vec<u8>, usize>,
+    recs: Vec<Rec>,
+    names: Vec<u8>,
     /// For a long ignore file: by pattern text (of `ctx.effective`), the
-    /// entries (indices in `ents`, ascending) that the pattern matches
-    /// directly, found through the matcher's candidate index.
-    pub direct: Option<HashMap<Vec<u8>, Vec<usize>>>,
+    /// entries (positions, ascending) that the pattern matches directly,
+    /// found through the matcher's candidate index.
+    direct: Option<HashMap<Vec<u8>, Vec<u32>>>,
 }
 
 /// Builds [`Facts`] from the events of a `WalkMode::All` walk with
 /// metadata (its own, or one that another part runs, such as the report's).
 #[derive(Debug, Default)]
 pub(crate) struct FactsBuilder {
-    ents: Vec<Ent>,
+    facts: Facts,
+    /// Open directories (for the sent flag that their end brings).
     dirs: Vec<usize>,
+    /// The last directory seen at each depth (parents of what follows).
+    at_depth: Vec<u32>,
 }
 
 impl FactsBuilder {
     /// Entries seen so far.
     pub fn len(&self) -> usize {
-        self.ents.len()
+        self.facts.recs.len()
     }
 
     pub fn observe(&mut self, ev: &Event<'_>) {
@@ -63,24 +125,49 @@ impl FactsBuilder {
                     (Kind::File, None) => fs::symlink_metadata(e.abs).map_or(0, |m| m.len()),
                     _ => 0,
                 };
+                let idx = self.facts.recs.len();
+                let depth = e.depth.max(1);
+                self.at_depth.truncate(depth - 1);
+                let parent = if depth >= 2 {
+                    self.at_depth.last().copied().unwrap_or(NONE)
+                } else {
+                    NONE
+                };
                 if e.kind == Kind::Dir {
-                    self.dirs.push(self.ents.len());
+                    self.dirs.push(idx);
+                    self.at_depth.push(u32::try_from(idx).unwrap_or(NONE));
                 }
-                self.ents.push(Ent {
-                    path: e.path.to_vec(),
-                    kind: e.kind,
+                let name = match e.path.iter().rposition(|&c| c == b'/') {
+                    Some(k) => e.path.get(k + 1..).unwrap_or_default(),
+                    None => e.path,
+                };
+                self.facts.names.extend_from_slice(name);
+                let mut flags = 0;
+                if e.status == Status::Sent {
+                    flags |= SENT;
+                }
+                if e.in_skipped_dir {
+                    flags |= IN_SKIPPED;
+                }
+                self.facts.recs.push(Rec {
                     size,
-                    sent: e.status == Status::Sent,
-                    by: e.verdict.by,
-                    in_skipped: e.in_skipped_dir,
-                    depth: e.depth,
+                    name_end: self.facts.names.len() as u64,
+                    parent,
+                    by: e
+                        .verdict
+                        .by
+                        .and_then(|b| u32::try_from(b).ok())
+                        .unwrap_or(NONE),
+                    depth: u32::try_from(depth).unwrap_or(u32::MAX),
+                    kind: e.kind,
+                    flags,
                 });
             }
             Event::Leave { sent, .. } => {
                 if let Some(i) = self.dirs.pop() {
                     if *sent {
-                        if let Some(e) = self.ents.get_mut(i) {
-                            e.sent = true;
+                        if let Some(r) = self.facts.recs.get_mut(i) {
+                            r.flags |= SENT;
                         }
                     }
                 }
@@ -89,21 +176,33 @@ impl FactsBuilder {
     }
 
     pub fn finish(self, ctx: &Context) -> Facts {
-        let ents = self.ents;
-        let index = ents
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.path.clone(), i))
-            .collect();
+        let mut facts = self.facts;
+        facts.recs.shrink_to_fit();
+        facts.names.shrink_to_fit();
+        // Sent or with something sent below: children come after their
+        // parent, so one backward pass carries the flag up.
+        for i in (0..facts.recs.len()).rev() {
+            let Some(&r) = facts.recs.get(i) else {
+                continue;
+            };
+            if r.flags & (SENT | HAS_SENT) != 0 {
+                if let Some(rr) = facts.recs.get_mut(i) {
+                    rr.flags |= HAS_SENT;
+                }
+                if let Some(p) = facts.recs.get_mut(r.parent as usize) {
+                    p.flags |= HAS_SENT;
+                }
+            }
+        }
         let pats = ctx.effective.patterns();
-        let direct = (pats.len() >= 64).then(|| {
-            let mut m: HashMap<Vec<u8>, Vec<usize>> =
+        if pats.len() >= 64 {
+            let mut m: HashMap<Vec<u8>, Vec<u32>> =
                 pats.iter().map(|p| (p.text.clone(), Vec::new())).collect();
-            for (k, e) in ents.iter().enumerate() {
-                for i in ctx.effective.direct_candidates(&e.path) {
+            facts.scan(|e| {
+                for i in ctx.effective.direct_candidates(e.path) {
                     if let Some(p) = pats.get(i) {
-                        if p.matches(&e.path).unwrap_or(false) {
-                            if let Some(v) = m.get_mut(&p.text) {
+                        if p.matches(e.path).unwrap_or(false) {
+                            if let (Some(v), Ok(k)) = (m.get_mut(&p.text), u32::try_from(e.idx)) {
                                 if v.last() != Some(&k) {
                                     v.push(k);
                                 }
@@ -111,14 +210,10 @@ impl FactsBuilder {
                         }
                     }
                 }
-            }
-            m
-        });
-        Facts {
-            ents,
-            index,
-            direct,
+            });
+            facts.direct = Some(m);
         }
+        facts
     }
 }
 
@@ -133,30 +228,77 @@ impl Facts {
         Ok(b.finish(ctx))
     }
 
-    pub fn get(&self, path: &[u8]) -> Option<&Ent> {
-        self.index.get(path).and_then(|&i| self.ents.get(i))
+    fn name(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(j) => self.recs.get(j).map_or(0, |r| r.name_end),
+            None => 0,
+        };
+        let end = self.recs.get(i).map_or(start, |r| r.name_end);
+        self.names
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 
-    /// Sent non-directories.
-    pub fn sent_files(&self) -> impl Iterator<Item = &Ent> {
-        self.ents.iter().filter(|e| e.sent && e.kind != Kind::Dir)
-    }
-
-    /// Paths of sent entries and of every ancestor of a sent entry.
-    pub fn sent_and_ancestors(&self) -> HashSet<&[u8]> {
-        let mut s = HashSet::new();
-        for e in self.ents.iter().filter(|e| e.sent) {
-            let p = e.path.as_slice();
-            s.insert(p);
-            for (i, &c) in p.iter().enumerate() {
-                if c == b'/' {
-                    if let Some(a) = p.get(..i) {
-                        s.insert(a);
-                    }
-                }
-            }
+    fn view<'a>(&self, idx: usize, r: &Rec, path: &'a [u8]) -> View<'a> {
+        View {
+            idx,
+            path,
+            kind: r.kind,
+            size: r.size,
+            sent: r.flags & SENT != 0,
+            by: (r.by != NONE).then_some(r.by as usize),
+            in_skipped: r.flags & IN_SKIPPED != 0,
+            depth: r.depth as usize,
+            has_sent: r.flags & HAS_SENT != 0,
         }
-        s
+    }
+
+    /// Every entry in walk order, with its path.
+    pub fn scan(&self, mut f: impl FnMut(&View<'_>)) {
+        let mut buf: Vec<u8> = Vec::new();
+        // Length of the path of the current directory at each depth.
+        let mut lens: Vec<usize> = Vec::new();
+        for (i, r) in self.recs.iter().enumerate() {
+            let d = (r.depth as usize).max(1);
+            lens.truncate(d - 1);
+            buf.truncate(lens.last().copied().unwrap_or(0));
+            if d >= 2 {
+                buf.push(b'/');
+            }
+            buf.extend_from_slice(self.name(i));
+            if r.kind == Kind::Dir {
+                lens.push(buf.len());
+            }
+            f(&self.view(i, r, &buf));
+        }
+    }
+
+    /// The entry at position `i` of the walk, with its path.
+    pub fn ent(&self, i: usize) -> Option<Ent> {
+        let r = self.recs.get(i)?;
+        let mut chain = vec![i];
+        let mut p = r.parent;
+        while let Some(pr) = self.recs.get(p as usize) {
+            chain.push(p as usize);
+            p = pr.parent;
+        }
+        let mut path = Vec::new();
+        for &k in chain.iter().rev() {
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(self.name(k));
+        }
+        Some(self.view(i, r, &path).to_ent())
+    }
+
+    /// The patterns that decide some entry (indices in `ctx.effective`).
+    pub fn deciders(&self) -> HashSet<usize> {
+        self.recs
+            .iter()
+            .filter(|r| r.by != NONE)
+            .map(|r| r.by as usize)
+            .collect()
     }
 }
 
@@ -171,30 +313,24 @@ pub(crate) fn fixed_depth(p: &crate::matcher::Pattern) -> Option<usize> {
     Some(t.split(|&c| c == b'/').count())
 }
 
-/// The entries `p` matches directly.
-pub(crate) fn matching<'a>(
-    facts: &'a Facts,
-    p: &'a crate::matcher::Pattern,
-) -> impl Iterator<Item = &'a Ent> + 'a {
+/// The entries `p` matches directly, in walk order.
+pub(crate) fn matching(facts: &Facts, p: &crate::matcher::Pattern) -> Vec<Ent> {
     let want = fixed_depth(p);
-    let direct = facts.direct.as_ref().and_then(|m| m.get(&p.text));
-    let indexed = direct
-        .into_iter()
-        .flatten()
-        .filter_map(|&k| facts.ents.get(k));
-    let scanned = direct
-        .is_none()
-        .then(|| {
-            facts
-                .ents
-                .iter()
-                .filter(move |e| p.matches(&e.path).unwrap_or(false))
-        })
-        .into_iter()
-        .flatten();
-    indexed
-        .chain(scanned)
-        .filter(move |e| want.is_none_or(|d| e.depth == d))
+    let fits = |depth: usize| want.is_none_or(|d| depth == d);
+    if let Some(direct) = facts.direct.as_ref().and_then(|m| m.get(&p.text)) {
+        return direct
+            .iter()
+            .filter_map(|&k| facts.ent(k as usize))
+            .filter(|e| fits(e.depth))
+            .collect();
+    }
+    let mut out = Vec::new();
+    facts.scan(|e| {
+        if fits(e.depth) && p.matches(e.path).unwrap_or(false) {
+            out.push(e.to_ent());
+        }
+    });
+    out
 }
 
 /// The sent non-directories when walking `root` with these patterns.
@@ -226,11 +362,11 @@ pub(crate) fn sent_files_with(
 /// What changes in what is sent if line `line` of the ignore file read
 /// `new` instead; `None` when the changed file does not compile.
 ///
-/// When the line is a normal pattern before and after (so which excluded
-/// directories the engine enters cannot change), only files that the old
-/// or the new pattern matches (themselves or through a parent) can change,
-/// and each is decided as the walker decides it; otherwise the context is
-/// walked again.
+/// The walk is re-decided over the entries already gathered (see
+/// [`Redecider`]). When the line is a normal pattern before and after (so
+/// which excluded directories the engine enters cannot change), only files
+/// that the old or the new pattern matches (themselves or through a parent)
+/// can change, and only those are re-decided.
 pub(crate) fn change_line(
     ctx: &Context,
     facts: &Facts,
@@ -262,48 +398,35 @@ pub(crate) fn change_line(
     };
     let fast = old.iter().chain(&newp).all(|p| !p.exclusion) && trims(&m) == trims(&ctx.effective);
     if !fast {
-        return change(ctx, facts, &m).map(Some);
+        return Ok(Some(change(ctx, facts, m)));
     }
-    let alt = Context {
-        root: ctx.root.clone(),
-        engine: ctx.engine,
-        ignore: None,
-        matcher: m.clone(),
-        effective: m,
-        dockerfile: ctx.dockerfile.clone(),
-        dockerfile_abs: ctx.dockerfile_abs.clone(),
-        warnings: Vec::new(),
-    };
-    // Whether the old or new pattern matches each entry or a parent (walk
-    // order puts a directory before its contents).
-    let mut hit = vec![false; facts.ents.len()];
+    let mut walk = Redecider::new(m, ctx.engine);
+    // Whether the old or new pattern matches each directory of the current
+    // path or one of its parents.
+    let mut hit: Vec<bool> = Vec::new();
     let mut c = Change::default();
-    for (i, e) in facts.ents.iter().enumerate() {
-        let parent_hit = e
-            .path
-            .iter()
-            .rposition(|&b| b == b'/')
-            .and_then(|k| e.path.get(..k))
-            .and_then(|p| facts.index.get(p))
-            .is_some_and(|&j| hit.get(j).copied().unwrap_or(false));
-        let h = parent_hit
+    facts.scan(|e| {
+        hit.truncate(e.depth.saturating_sub(1));
+        walk.at_depth(e.depth);
+        let h = hit.last().copied().unwrap_or(false)
             || old
                 .iter()
                 .chain(&newp)
-                .any(|p| p.matches(&e.path).unwrap_or(false));
-        if let Some(x) = hit.get_mut(i) {
-            *x = h;
+                .any(|p| p.matches(e.path).unwrap_or(false));
+        if e.kind == Kind::Dir {
+            hit.push(h);
+            return;
         }
-        if !h || e.kind == Kind::Dir {
-            continue;
+        if !h {
+            return;
         }
-        let now = alt.explain(&e.path)?.sent;
+        let now = walk.sends(e.path, e.depth);
         if e.sent && !now {
-            c.removed.push((e.path.clone(), e.size));
+            c.removed.push((e.path.to_vec(), e.size));
         } else if !e.sent && now {
-            c.added.push((e.path.clone(), e.size));
+            c.added.push((e.path.to_vec(), e.size));
         }
-    }
+    });
     c.removed.sort();
     c.added.sort();
     Ok(Some(c))
@@ -364,24 +487,26 @@ impl Change {
     }
 }
 
-pub(crate) fn change(ctx: &Context, facts: &Facts, m: &Matcher) -> Result<Change> {
-    let now = sent_files_with(ctx, ctx.engine, m, None)?;
+/// What changes when the context's engine walks with `m` instead: every
+/// file re-decided over the entries already gathered.
+pub(crate) fn change(ctx: &Context, facts: &Facts, m: Matcher) -> Change {
+    let mut walk = Redecider::new(m, ctx.engine);
     let mut c = Change::default();
-    for e in facts.sent_files() {
-        if !now.contains(&e.path) {
-            c.removed.push((e.path.clone(), e.size));
+    facts.scan(|e| {
+        walk.at_depth(e.depth);
+        if e.kind == Kind::Dir {
+            return;
         }
-    }
-    for p in now {
-        let was = facts.get(&p);
-        if !was.is_some_and(|e| e.sent) {
-            let size = was.map_or(0, |e| e.size);
-            c.added.push((p, size));
+        let now = walk.sends(e.path, e.depth);
+        if e.sent && !now {
+            c.removed.push((e.path.to_vec(), e.size));
+        } else if !e.sent && now {
+            c.added.push((e.path.to_vec(), e.size));
         }
-    }
+    });
     c.removed.sort();
     c.added.sort();
-    Ok(c)
+    c
 }
 
 /// For each path, its shortest prefix (itself included) that `m`'s single
@@ -443,4 +568,160 @@ pub(crate) fn by_top(paths: &[(Vec<u8>, u64)]) -> Vec<(String, usize, u64)> {
         .collect();
     v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::fs;
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::context::Options;
+
+    const PATTERNS: &[&str] = &[
+        "a",
+        "!a/b",
+        "a/*",
+        "!a/*/x",
+        "c",
+        "!c/keep",
+        "**/b",
+        "!b/keep/**",
+        "x*",
+        "!x",
+        "*",
+        "!a",
+        "b/",
+        "**/keep/x",
+        "a/b/c",
+        "!**/c",
+        "!*/keep",
+    ];
+    const NAMES: &[&str] = &["a", "b", "c", "x", "keep"];
+
+    fn build(root: &Path, spec: &[(Vec<usize>, bool)]) {
+        for (comps, is_dir) in spec {
+            let mut p = root.to_path_buf();
+            for (i, &c) in comps.iter().enumerate() {
+                p.push(NAMES[c]);
+                let last = i + 1 == comps.len();
+                match fs::symlink_metadata(&p) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => break,
+                    Err(_) if last && !is_dir => fs::write(&p, vec![b'z'; i + c]).unwrap(),
+                    Err(_) => fs::create_dir(&p).unwrap(),
+                }
+            }
+        }
+    }
+
+    /// Every entry of an unpruned walk, in order, with its sent status.
+    fn all(ctx: &Context) -> Vec<(Vec<u8>, bool, bool)> {
+        let mut v = Vec::new();
+        ctx.walk(WalkMode::All, |ev| {
+            if let Event::Entry(e) = ev {
+                v.push((
+                    e.path.to_vec(),
+                    e.kind == Kind::Dir,
+                    e.status == Status::Sent,
+                ));
+            }
+            Ok(())
+        })
+        .unwrap();
+        v
+    }
+
+    /// The reference: what changes, from two walks of the file system.
+    fn walked_change(ctx: &Context, m: &Matcher) -> (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>) {
+        let before = sent_files_with(ctx, ctx.engine, &ctx.effective, None).unwrap();
+        let after = sent_files_with(ctx, ctx.engine, m, None).unwrap();
+        (
+            before.difference(&after).cloned().collect(),
+            after.difference(&before).cloned().collect(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The compact entries give back every path of the walk, in order;
+        /// re-deciding them with another matcher or engine gives what a
+        /// walk of the file system sends.
+        #[test]
+        fn compact_facts_and_redecided_walks_equal_real_walks(
+            tree in prop::collection::vec(
+                (prop::collection::vec(0..NAMES.len(), 1..=4), any::<bool>()),
+                1..14,
+            ),
+            pats in prop::collection::vec(0..PATTERNS.len(), 1..6),
+            line in 0usize..6,
+            new in 0..PATTERNS.len(),
+        ) {
+            let d = tempfile::tempdir().unwrap();
+            build(d.path(), &tree);
+            fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+            let ignore: String = pats.iter().map(|&i| format!("{}\n", PATTERNS[i])).collect();
+            fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
+            for engine in [Engine::Classic, Engine::Buildkit] {
+                let ctx = Context::open(&Options::new(d.path(), engine)).unwrap();
+                let facts = Facts::collect(&ctx).unwrap();
+                // Paths, kinds and what is sent, in walk order.
+                let mut seen = Vec::new();
+                facts.scan(|e| {
+                    seen.push((e.path.to_vec(), e.kind == Kind::Dir, e.sent));
+                    let one = facts.ent(e.idx).unwrap();
+                    assert_eq!(one.path, e.path);
+                    assert_eq!(one.depth, e.path.split(|&c| c == b'/').count());
+                });
+                let want = all(&ctx);
+                let files = |v: &[(Vec<u8>, bool, bool)]| -> Vec<(Vec<u8>, bool)> {
+                    v.iter().filter(|x| !x.1).map(|x| (x.0.clone(), x.2)).collect()
+                };
+                prop_assert_eq!(
+                    seen.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+                    want.iter().map(|x| x.0.clone()).collect::<Vec<_>>()
+                );
+                prop_assert_eq!(files(&seen), files(&want));
+                // Sent or with something sent below.
+                facts.scan(|e| {
+                    let mut below = e.path.to_vec();
+                    below.push(b'/');
+                    let expect = e.sent
+                        || seen.iter().any(|x| x.2 && x.0.starts_with(&below));
+                    assert_eq!(e.has_sent, expect, "{:?}", String::from_utf8_lossy(e.path));
+                });
+                // The other engine, re-decided.
+                for other in [Engine::Classic, Engine::Buildkit] {
+                    let om = effective_for(&ctx, other, ctx.matcher.clone());
+                    let real = sent_files_with(&ctx, other, &om, None).unwrap();
+                    let mut r = Redecider::new(om, other);
+                    let mut got = HashSet::new();
+                    facts.scan(|e| {
+                        r.at_depth(e.depth);
+                        if e.kind != Kind::Dir && r.sends(e.path, e.depth) {
+                            got.insert(e.path.to_vec());
+                        }
+                    });
+                    prop_assert_eq!(&got, &real, "{:?} as {:?}: {:?}", engine, other, ignore);
+                }
+                // A changed line (fast path for two normal patterns, else
+                // the whole re-decision).
+                let lines: Vec<usize> = ctx.ignore.as_ref().map_or(Vec::new(), |f| f.lines.iter().map(|l| l.line).collect());
+                if let Some(&l) = lines.get(line % lines.len().max(1)) {
+                    let text = PATTERNS[new].as_bytes();
+                    if let (Some(m), Some(ch)) = (variant(&ctx, l, text), change_line(&ctx, &facts, l, text).unwrap()) {
+                        let (removed, added) = walked_change(&ctx, &m);
+                        let got_r: BTreeSet<Vec<u8>> = ch.removed.iter().map(|x| x.0.clone()).collect();
+                        let got_a: BTreeSet<Vec<u8>> = ch.added.iter().map(|x| x.0.clone()).collect();
+                        prop_assert_eq!(got_r, removed, "{:?} line {} -> {:?}: {:?}", engine, l, PATTERNS[new], ignore);
+                        prop_assert_eq!(got_a, added, "{:?} line {} -> {:?}: {:?}", engine, l, PATTERNS[new], ignore);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -17,19 +17,19 @@ use super::{files, list, lossy, size, Env, Finding, Level};
 /// the root), deepest first.
 fn load(env: &Env<'_>) -> Vec<(Vec<u8>, Gitignore)> {
     let mut v = Vec::new();
-    for e in &env.facts.ents {
+    env.facts.scan(|e| {
         if e.kind != Kind::File {
-            continue;
+            return;
         }
         let (dir, name) = match e.path.iter().rposition(|&c| c == b'/') {
             Some(i) => (
                 e.path.get(..i).unwrap_or_default(),
                 e.path.get(i + 1..).unwrap_or_default(),
             ),
-            None => (&b""[..], e.path.as_slice()),
+            None => (&b""[..], e.path),
         };
         if name != b".gitignore" || dir.split(|&c| c == b'/').any(|c| c == b".git") {
-            continue;
+            return;
         }
         let abs_dir = env.ctx.root.join(OsStr::from_bytes(dir));
         let mut b = GitignoreBuilder::new(&abs_dir);
@@ -41,7 +41,7 @@ fn load(env: &Env<'_>) -> Vec<(Vec<u8>, Gitignore)> {
                 v.push((dir.to_vec(), g));
             }
         }
-    }
+    });
     v.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
     v
 }
@@ -76,12 +76,12 @@ pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) {
     }
     // top-level group -> (files, bytes, sample paths)
     let mut groups: BTreeMap<Vec<u8>, (usize, u64, Vec<String>)> = BTreeMap::new();
-    for e in env.facts.sent_files() {
-        if e.path.starts_with(b".git/") {
-            continue;
+    env.facts.scan(|e| {
+        if !e.sent || e.kind == Kind::Dir || e.path.starts_with(b".git/") {
+            return;
         }
-        if !ignored(&gis, &e.path) {
-            continue;
+        if !ignored(&gis, e.path) {
+            return;
         }
         let key = match e.path.iter().position(|&c| c == b'/') {
             Some(i) => {
@@ -89,15 +89,15 @@ pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) {
                 k.push(b'/');
                 k
             }
-            None => e.path.clone(),
+            None => e.path.to_vec(),
         };
         let g = groups.entry(key).or_default();
         g.0 += 1;
         g.1 += e.size;
         if g.2.len() < 10 {
-            g.2.push(lossy(&e.path));
+            g.2.push(lossy(e.path));
         }
-    }
+    });
     for (key, (n, bytes, sample)) in groups {
         let top = lossy(&key);
         let pattern = top.trim_end_matches('/');

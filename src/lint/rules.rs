@@ -3,13 +3,14 @@
 //! trailing slashes that catch files, engine divergence, and the effect of
 //! the syntax fixes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use crate::error::Result;
 use crate::gostr::trim_space;
 use crate::ignorefile::PatternLine;
 use crate::matcher::Matcher;
-use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
+use crate::redecide::Redecider;
+use crate::walk::{Engine, Kind};
 
 use super::facts::{by_top, change_line, effective_for, matching, roots_matched, Change, Ent};
 use super::{files, list, lossy, size, Env, Finding, Level};
@@ -84,17 +85,20 @@ fn gitignore_isms(
     }
     let mut possible_lines: HashSet<usize> = HashSet::new();
     if !deep_line.is_empty() {
-        for s in env.facts.sent_and_ancestors() {
-            for i in deep_all.direct_candidates(s) {
+        env.facts.scan(|e| {
+            if !e.has_sent {
+                return;
+            }
+            for i in deep_all.direct_candidates(e.path) {
                 let hit = deep_all
                     .patterns()
                     .get(i)
-                    .is_some_and(|q| q.matches(s).unwrap_or(false));
+                    .is_some_and(|q| q.matches(e.path).unwrap_or(false));
                 if let (true, Some(&line)) = (hit, deep_line.get(i)) {
                     possible_lines.insert(line);
                 }
             }
-        }
+        });
     }
     // (finding, removed paths, nested copies are directories)
     let mut found: Vec<(Finding, HashSet<Vec<u8>>, bool)> = Vec::new();
@@ -245,7 +249,8 @@ fn trailing_slash(env: &Env<'_>, lines: &[PatternLine], out: &mut Vec<Finding>) 
         let Some(p) = env.ctx.effective.patterns().get(i) else {
             continue;
         };
-        let hits: Vec<&Ent> = matching(env.facts, p)
+        let hits: Vec<Ent> = matching(env.facts, p)
+            .into_iter()
             .filter(|e| e.kind != Kind::Dir)
             .collect();
         if hits.is_empty() {
@@ -278,7 +283,7 @@ fn trailing_slash(env: &Env<'_>, lines: &[PatternLine], out: &mut Vec<Finding>) 
 /// Dead, shadowed and redundant rules, useless exceptions.
 fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
     let pats = env.ctx.effective.patterns();
-    let deciders: HashSet<usize> = env.facts.ents.iter().filter_map(|e| e.by).collect();
+    let deciders = env.facts.deciders();
     let dup_lines: HashSet<usize> = out
         .iter()
         .filter(|f| f.code == "DI013" && f.file == env.ignore_display)
@@ -293,7 +298,7 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
         if p.line == 0 || deciders.contains(&i) || explained.contains(&p.line) {
             continue;
         }
-        let matched: Vec<&Ent> = matching(env.facts, p).collect();
+        let matched: Vec<Ent> = matching(env.facts, p);
         // Which lines decide what this one matches, most entries first.
         let mut by: BTreeMap<usize, usize> = BTreeMap::new();
         for e in &matched {
@@ -418,24 +423,8 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
         Engine::Buildkit => Engine::Classic,
     };
     let other_m = effective_for(ctx, other, ctx.matcher.clone());
-    // The files the other engine sends, and the line deciding each (a
-    // pruned walk: what it leaves out is not walked).
-    let mut theirs: HashMap<Vec<u8>, Option<usize>> = HashMap::new();
-    let w = Walker {
-        engine: other,
-        excludes: &other_m,
-        includes: None,
-        mode: WalkMode::Sent,
-        metadata: false,
-    };
-    w.walk::<crate::error::Error, _>(&ctx.root, |ev| {
-        if let Event::Entry(e) = ev {
-            if e.kind != Kind::Dir && e.status == Status::Sent {
-                theirs.insert(e.path.to_vec(), e.verdict.by);
-            }
-        }
-        Ok(())
-    })?;
+    // The other engine's walk, re-decided over the entries gathered.
+    let mut theirs = Redecider::new(other_m, other);
     // Build files travel separately or are re-added: not a pattern matter.
     let mut skip: Vec<Vec<u8>> = vec![b".dockerignore".to_vec()];
     skip.extend(ctx.dockerfile.clone());
@@ -450,18 +439,23 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
     // line index -> (ours only, theirs only)
     type Side = Vec<(Vec<u8>, u64)>;
     let mut groups: BTreeMap<usize, (Side, Side)> = BTreeMap::new();
-    for e in env.facts.ents.iter().filter(|e| e.kind != Kind::Dir) {
-        if skip.contains(&e.path) {
-            continue;
+    env.facts.scan(|e| {
+        theirs.at_depth(e.depth);
+        if e.kind == Kind::Dir || skip.iter().any(|s| s == e.path) {
+            return;
         }
-        let their = theirs.get(&e.path).copied();
+        let their = theirs
+            .file(e.path, e.depth)
+            .filter(|v| !v.excluded)
+            .map(|v| v.by);
         if e.sent == their.is_some() {
-            continue;
+            return;
         }
         // Left out by the other engine: the line that matches it there.
         let their_by = their.unwrap_or_else(|| {
-            other_m
-                .matches_or_parent_matches(&e.path)
+            theirs
+                .matcher()
+                .matches_or_parent_matches(e.path)
                 .ok()
                 .and_then(|v| v.by)
         });
@@ -471,15 +465,15 @@ fn divergence(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
             .iter()
             .find(|c| is_line(c) && c.and_then(|i| pats.get(i)).is_some_and(|p| p.exclusion));
         let Some(Some(idx)) = exc.or_else(|| cands.iter().find(|c| is_line(c))).copied() else {
-            continue;
+            return;
         };
         let g = groups.entry(idx).or_default();
         if e.sent {
-            g.0.push((e.path.clone(), e.size));
+            g.0.push((e.path.to_vec(), e.size));
         } else {
-            g.1.push((e.path.clone(), e.size));
+            g.1.push((e.path.to_vec(), e.size));
         }
-    }
+    });
     let (me, them) = (ctx.engine.name(), other.name());
     for (idx, (ours, their)) in groups {
         let Some(p) = pats.get(idx) else { continue };
