@@ -71,29 +71,34 @@ const SENT: u8 = 1;
 const IN_SKIPPED: u8 = 2;
 const HAS_SENT: u8 = 4;
 
-/// One entry, without its path (32 bytes).
+/// One entry, without its path (24 bytes).
 #[derive(Debug, Clone, Copy)]
 struct Rec {
     /// Apparent size (regular files), else 0.
     size: u64,
-    /// End of the name in `Facts::names` (it starts where the previous
-    /// entry's ends).
-    name_end: u64,
     /// Index of the parent directory, `NONE` at the top level.
     parent: u32,
     /// Deciding pattern, `NONE` for none.
     by: u32,
-    depth: u32,
+    /// Length of the name (a directory entry's name is at most 255 bytes).
+    name_len: u16,
     kind: Kind,
     flags: u8,
 }
+
+/// Every `STRIDE`th entry's name start is kept; the others are summed
+/// from there.
+const STRIDE: usize = 64;
 
 /// Every entry of the context, in walk order, as the context's engine
 /// decides it.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
     recs: Vec<Rec>,
+    /// The names, one after the other in walk order.
     names: Vec<u8>,
+    /// Where the name of entry `k * STRIDE` starts in `names`.
+    starts: Vec<u64>,
     /// For a long ignore file: by pattern text (of `ctx.effective`), the
     /// entries (positions, ascending) that the pattern matches directly,
     /// found through the matcher's candidate index.
@@ -141,7 +146,16 @@ impl FactsBuilder {
                     Some(k) => e.path.get(k + 1..).unwrap_or_default(),
                     None => e.path,
                 };
-                self.facts.names.extend_from_slice(name);
+                if idx % STRIDE == 0 {
+                    self.facts.starts.push(self.facts.names.len() as u64);
+                }
+                // A name longer than a u16 cannot come from a directory
+                // listing (255 bytes at most); cut rather than misplace
+                // every later name.
+                let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+                self.facts
+                    .names
+                    .extend_from_slice(name.get(..usize::from(name_len)).unwrap_or(name));
                 let mut flags = 0;
                 if e.status == Status::Sent {
                     flags |= SENT;
@@ -151,14 +165,13 @@ impl FactsBuilder {
                 }
                 self.facts.recs.push(Rec {
                     size,
-                    name_end: self.facts.names.len() as u64,
+                    name_len,
                     parent,
                     by: e
                         .verdict
                         .by
                         .and_then(|b| u32::try_from(b).ok())
                         .unwrap_or(NONE),
-                    depth: u32::try_from(depth).unwrap_or(u32::MAX),
                     kind: e.kind,
                     flags,
                 });
@@ -179,6 +192,7 @@ impl FactsBuilder {
         let mut facts = self.facts;
         facts.recs.shrink_to_fit();
         facts.names.shrink_to_fit();
+        facts.starts.shrink_to_fit();
         // Sent or with something sent below: children come after their
         // parent, so one backward pass carries the flag up.
         for i in (0..facts.recs.len()).rev() {
@@ -229,17 +243,17 @@ impl Facts {
     }
 
     fn name(&self, i: usize) -> &[u8] {
-        let start = match i.checked_sub(1) {
-            Some(j) => self.recs.get(j).map_or(0, |r| r.name_end),
-            None => 0,
-        };
-        let end = self.recs.get(i).map_or(start, |r| r.name_end);
-        self.names
-            .get(start as usize..end as usize)
-            .unwrap_or_default()
+        let block = i / STRIDE;
+        let first = block * STRIDE;
+        let mut start = self.starts.get(block).copied().unwrap_or(0) as usize;
+        for r in self.recs.get(first..i).unwrap_or_default() {
+            start += usize::from(r.name_len);
+        }
+        let len = self.recs.get(i).map_or(0, |r| usize::from(r.name_len));
+        self.names.get(start..start + len).unwrap_or_default()
     }
 
-    fn view<'a>(&self, idx: usize, r: &Rec, path: &'a [u8]) -> View<'a> {
+    fn view<'a>(&self, idx: usize, r: &Rec, path: &'a [u8], depth: usize) -> View<'a> {
         View {
             idx,
             path,
@@ -248,7 +262,7 @@ impl Facts {
             sent: r.flags & SENT != 0,
             by: (r.by != NONE).then_some(r.by as usize),
             in_skipped: r.flags & IN_SKIPPED != 0,
-            depth: r.depth as usize,
+            depth,
             has_sent: r.flags & HAS_SENT != 0,
         }
     }
@@ -256,20 +270,30 @@ impl Facts {
     /// Every entry in walk order, with its path.
     pub fn scan(&self, mut f: impl FnMut(&View<'_>)) {
         let mut buf: Vec<u8> = Vec::new();
-        // Length of the path of the current directory at each depth.
-        let mut lens: Vec<usize> = Vec::new();
+        // The directories of the current path: (index, path length).
+        let mut open: Vec<(u32, usize)> = Vec::new();
+        let mut name_at = 0usize;
         for (i, r) in self.recs.iter().enumerate() {
-            let d = (r.depth as usize).max(1);
-            lens.truncate(d - 1);
-            buf.truncate(lens.last().copied().unwrap_or(0));
-            if d >= 2 {
+            // Walk order: the parent is a directory of the current path.
+            if r.parent == NONE {
+                open.clear();
+            } else {
+                while open.last().is_some_and(|d| d.0 != r.parent) {
+                    open.pop();
+                }
+            }
+            buf.truncate(open.last().map_or(0, |d| d.1));
+            if !open.is_empty() {
                 buf.push(b'/');
             }
-            buf.extend_from_slice(self.name(i));
+            let end = name_at + usize::from(r.name_len);
+            buf.extend_from_slice(self.names.get(name_at..end).unwrap_or_default());
+            name_at = end;
+            let depth = open.len() + 1;
             if r.kind == Kind::Dir {
-                lens.push(buf.len());
+                open.push((u32::try_from(i).unwrap_or(NONE), buf.len()));
             }
-            f(&self.view(i, r, &buf));
+            f(&self.view(i, r, &buf, depth));
         }
     }
 
@@ -289,7 +313,7 @@ impl Facts {
             }
             path.extend_from_slice(self.name(k));
         }
-        Some(self.view(i, r, &path).to_ent())
+        Some(self.view(i, r, &path, chain.len()).to_ent())
     }
 
     /// The patterns that decide some entry (indices in `ctx.effective`).
@@ -643,6 +667,34 @@ mod tests {
             before.difference(&after).cloned().collect(),
             after.difference(&before).cloned().collect(),
         )
+    }
+
+    #[test]
+    fn paths_come_back_across_name_blocks() {
+        // More entries than a few name blocks, names of varied lengths.
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..7 {
+            let dir = d.path().join(format!("d{}", "x".repeat(i * 5)));
+            fs::create_dir(&dir).unwrap();
+            for j in 0..40 {
+                fs::write(dir.join(format!("f{j}{}", "y".repeat(j % 9))), "z").unwrap();
+            }
+        }
+        let ctx = Context::open(&Options::new(d.path(), Engine::Classic)).unwrap();
+        let facts = Facts::collect(&ctx).unwrap();
+        let want: Vec<Vec<u8>> = all(&ctx).into_iter().map(|x| x.0).collect();
+        assert!(want.len() > 4 * STRIDE);
+        let mut seen = Vec::new();
+        facts.scan(|e| {
+            assert_eq!(facts.ent(e.idx).unwrap().path, e.path);
+            seen.push(e.path.to_vec());
+        });
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_record_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Rec>(), 24);
     }
 
     proptest! {
