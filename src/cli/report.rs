@@ -38,14 +38,20 @@ pub struct ReportArgs {
     /// Leave out the Findings section (the lint checks walk the context again).
     #[arg(long, conflicts_with = "lint")]
     no_lint: bool,
-    /// Show the Findings section even for a context of more than 200,000
-    /// entries (the lint keeps every entry in memory: about 350 bytes each).
+    /// Show the Findings section even for a context of more than 2,000,000
+    /// entries (the lint keeps every entry in memory: about 40 bytes each).
     #[arg(long)]
     lint: bool,
 }
 
-/// Above this many entries the report leaves the lint out unless `--lint`.
-const LINT_MAX_ENTRIES: u64 = 200_000;
+/// Above this many entries the report leaves the lint out unless `--lint`;
+/// `CTXRAY_LINT_MAX_ENTRIES` overrides it (for tests).
+fn lint_max_entries() -> usize {
+    std::env::var("CTXRAY_LINT_MAX_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000)
+}
 
 /// Findings shown in the human report (the rest: `ctxray lint`).
 const TOP_FINDINGS: usize = 5;
@@ -141,7 +147,7 @@ pub fn run(a: &ReportArgs, g: &Global) -> anyhow::Result<Outcome> {
     let lint_limit = if a.lint {
         usize::MAX
     } else {
-        LINT_MAX_ENTRIES as usize
+        lint_max_entries()
     };
     let mut gatherer = (!a.no_lint).then(|| Gatherer::new(lint_limit));
     let r = build_observed(

@@ -1405,6 +1405,39 @@ fn walkdir_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Above the entry limit the Findings are left out with a note, unless
+/// `--lint`; below it they are there.
+#[test]
+fn report_leaves_findings_out_above_the_entry_limit() {
+    let d = ctx(&[
+        ("Dockerfile", "FROM scratch\nCOPY . /\n"),
+        (".env", "TOKEN=1\n"),
+        ("a/b/c", "x"),
+    ]);
+    let with = |limit: &str, extra: &[&str]| {
+        let mut c = bin();
+        c.env("CTXRAY_LINT_MAX_ENTRIES", limit).arg("report");
+        c.args(extra).arg(p(&d));
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        (
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        )
+    };
+    let (out, err) = with("3", &[]);
+    assert!(!out.contains("Findings"), "{out}");
+    assert!(err.contains("Findings left out"), "{err}");
+    let (out, err) = with("3", &["--lint"]);
+    assert!(out.contains("Findings"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    let (out, _) = with("100", &[]);
+    assert!(out.contains("Findings"), "{out}");
+    let (json, _) = with("3", &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["findings"].is_null(), "{json}");
+}
+
 /// The report's Findings (gathered from its own walk) are the lint's
 /// (which walks by itself): same counts, same top findings.
 #[test]
