@@ -173,6 +173,7 @@ def scaling(a):
             rows[(size, name)] = pair(name, ours, base, max(1, a.runs // div))
         os.unlink(lst)
         print()
+    commands(x, specs, a.runs)
     sizes = [s for s, _ in specs]
     if len(sizes) < 2:
         return
@@ -188,6 +189,33 @@ def scaling(a):
             nr = counts[hi][denom] / counts[lo][denom]
             print(f"| {name} | {hi}/{lo} | {nr:.1f}x | {ua / ta:.1f}x | {ua / ta / nr:.2f} | {ub / tb:.1f}x "
                   f"| {ub / tb / nr:.2f} | {ra:.0f} → {sa:.0f} MiB | {rb:.0f} → {sb:.0f} MiB |")
+
+
+# Every command on its own (exit 1 from lint/check findings is not a failure).
+COMMANDS = [
+    ("report", "{x} report {c}"),
+    ("report --no-lint", "{x} report --no-lint {c}"),
+    ("ls", "{x} ls {c}"),
+    ("pack -o -", "{x} pack -o - {c} | cat"),
+    ("lint", "{x} lint --fail-on never {c}"),
+    ("check", "{x} check {c} || [ $? = 1 ]"),
+    ("explain", "{x} explain {c} src node_modules .git"),
+]
+
+
+def commands(x, specs, runs):
+    """Time and peak RSS of every command at every size."""
+    print("Every command (median time · peak RSS):\n")
+    print("| command | " + " | ".join(size for size, _ in specs) + " |")
+    print("|---|" + "---|" * len(specs))
+    for name, cmd in COMMANDS:
+        cells = []
+        for _, d in specs:
+            [(t, r)] = alternate([cmd.format(x=x, c=shlex.quote(d))], runs)
+            cells.append(f"{t:.3f} s · {r:.0f} MiB")
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
+        sys.stdout.flush()
+    print()
 
 
 # Names that occur in no corpus, so rules built from them exclude nothing.

@@ -4,7 +4,7 @@
 //! ahead of a depth-first walk; the `security.capability` xattr.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsString};
 use std::fs::Metadata;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -74,19 +74,53 @@ impl Stat {
     }
 }
 
-/// One directory entry.
+/// One directory entry (its name lives in its [`Entries`]).
 #[derive(Debug, Clone)]
 pub struct Child {
-    /// File name.
-    pub name: Vec<u8>,
+    /// Where the name starts in the listing's name buffer.
+    name_at: usize,
+    /// The name's length (at most 255 bytes from `readdir`).
+    name_len: u16,
     /// `d_type` (`libc::DT_*`; `DT_UNKNOWN` when the file system gives none).
     pub d_type: u8,
     /// Its `lstat`, when asked for and the entry still exists.
     pub meta: Option<Stat>,
 }
 
-/// A directory's entries sorted by name bytes (as Go's `os.ReadDir`).
-pub type Listing = io::Result<Vec<Child>>;
+/// A directory's entries sorted by name bytes (as Go's `os.ReadDir`), the
+/// names in one buffer (two allocations per directory, not one per entry).
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    names: Vec<u8>,
+    children: Vec<Child>,
+}
+
+impl Entries {
+    /// The entries, each with its name, in name order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&[u8], &Child)> {
+        self.children.iter().map(|c| (self.name(c), c))
+    }
+
+    /// The name of `c` (an entry of this listing).
+    pub fn name(&self, c: &Child) -> &[u8] {
+        self.names
+            .get(c.name_at..c.name_at + usize::from(c.name_len))
+            .unwrap_or_default()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Whether the directory is empty.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+}
+
+/// A directory's listing, or why it could not be read.
+pub type Listing = io::Result<Entries>;
 
 struct DirStream(*mut libc::DIR);
 
@@ -128,7 +162,7 @@ pub fn list(dir: &Path, meta: bool) -> Listing {
         return Err(e);
     }
     let stream = DirStream(dirp);
-    let mut out = Vec::new();
+    let mut out = Entries::default();
     loop {
         // SAFETY: errno is thread-local; clearing it tells end from error.
         unsafe { *libc::__errno_location() = 0 };
@@ -157,13 +191,24 @@ pub fn list(dir: &Path, meta: bool) -> Listing {
         } else {
             None
         };
-        out.push(Child {
-            name: bytes.to_vec(),
+        // A name from readdir is at most 255 bytes (NAME_MAX).
+        let name_len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+        out.children.push(Child {
+            name_at: out.names.len(),
+            name_len,
             d_type,
             meta,
         });
+        out.names
+            .extend_from_slice(bytes.get(..usize::from(name_len)).unwrap_or(bytes));
     }
-    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    let names = &out.names;
+    let name = |c: &Child| {
+        names
+            .get(c.name_at..c.name_at + usize::from(c.name_len))
+            .unwrap_or_default()
+    };
+    out.children.sort_unstable_by(|a, b| name(a).cmp(name(b)));
     Ok(out)
 }
 
@@ -240,8 +285,9 @@ pub const MAX_AHEAD: usize = 1 << 16;
 struct PfState {
     /// Directories to read, the next one last.
     queue: Vec<PathBuf>,
-    running: HashSet<PathBuf>,
-    done: HashMap<PathBuf, Listing>,
+    /// Keyed by the path's bytes (hashing a `Path` parses its components).
+    running: HashSet<OsString>,
+    done: HashMap<OsString, Listing>,
     held: usize,
     idle_workers: usize,
     walk_waiting: bool,
@@ -283,7 +329,7 @@ impl Prefetch {
     pub fn take(&self, dir: &Path) -> Listing {
         let mut st = self.lock();
         loop {
-            if let Some(l) = st.done.remove(dir) {
+            if let Some(l) = st.done.remove(dir.as_os_str()) {
                 let was_full = st.held >= MAX_AHEAD;
                 st.held -= held(&l);
                 let wake = was_full && st.held < MAX_AHEAD && st.idle_workers > 0;
@@ -293,20 +339,20 @@ impl Prefetch {
                 }
                 return l;
             }
-            if !st.running.contains(dir) {
+            if !st.running.contains(dir.as_os_str()) {
                 break;
             }
             // Being read by a worker: help with the queue meanwhile rather
             // than wait.
             if st.held < MAX_AHEAD {
                 if let Some(other) = st.queue.pop() {
-                    st.running.insert(other.clone());
+                    st.running.insert(other.clone().into_os_string());
                     drop(st);
                     let l = list(&other, self.meta);
                     st = self.lock();
-                    st.running.remove(&other);
+                    st.running.remove(other.as_os_str());
                     st.held += held(&l);
-                    st.done.insert(other, l);
+                    st.done.insert(other.into_os_string(), l);
                     continue;
                 }
             }
@@ -314,7 +360,11 @@ impl Prefetch {
             st = self.walk_cv.wait(st).unwrap_or_else(|p| p.into_inner());
             st.walk_waiting = false;
         }
-        if let Some(i) = st.queue.iter().rposition(|q| q == dir) {
+        if let Some(i) = st
+            .queue
+            .iter()
+            .rposition(|q| q.as_os_str() == dir.as_os_str())
+        {
             st.queue.remove(i);
         }
         drop(st);
@@ -330,13 +380,13 @@ impl Prefetch {
             }
             if st.held < MAX_AHEAD {
                 if let Some(dir) = st.queue.pop() {
-                    st.running.insert(dir.clone());
+                    st.running.insert(dir.clone().into_os_string());
                     drop(st);
                     let l = list(&dir, self.meta);
                     st = self.lock();
-                    st.running.remove(&dir);
+                    st.running.remove(dir.as_os_str());
                     st.held += held(&l);
-                    st.done.insert(dir, l);
+                    st.done.insert(dir.into_os_string(), l);
                     if st.walk_waiting {
                         self.walk_cv.notify_one();
                     }
@@ -373,20 +423,39 @@ mod tests {
         fs::create_dir(d.path().join("a")).unwrap();
         std::os::unix::fs::symlink("nowhere", d.path().join("c")).unwrap();
         let l = list(d.path(), true).unwrap();
-        let names: Vec<_> = l.iter().map(|c| c.name.clone()).collect();
+        let names: Vec<_> = l.iter().map(|(n, _)| n.to_vec()).collect();
         assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
-        for c in &l {
-            let p = d.path().join(std::ffi::OsStr::from_bytes(&c.name));
+        for (name, c) in l.iter() {
+            let p = d.path().join(std::ffi::OsStr::from_bytes(name));
             let want = Stat::from(&fs::symlink_metadata(&p).unwrap());
             assert_eq!(c.meta.unwrap(), want);
             assert_eq!(capability(&p), None);
         }
-        assert!(l[0].meta.unwrap().is_dir());
-        assert!(l[2].meta.unwrap().is_symlink());
+        let kinds: Vec<Stat> = l.iter().map(|(_, c)| c.meta.unwrap()).collect();
+        assert!(kinds[0].is_dir());
+        assert!(kinds[2].is_symlink());
         assert!(
             list(&d.path().join("c"), false).is_err(),
             "never follows a symlink"
         );
+    }
+
+    #[test]
+    fn listing_sorts_names_of_every_length_by_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let mut want: Vec<Vec<u8>> = Vec::new();
+        for i in 0..300usize {
+            let name = format!("{}{}", (b'a' + (i % 26) as u8) as char, "é".repeat(i % 120));
+            if fs::write(d.path().join(&name), "").is_ok() {
+                want.push(name.into_bytes());
+            }
+        }
+        want.sort();
+        want.dedup();
+        let l = list(d.path(), false).unwrap();
+        let got: Vec<Vec<u8>> = l.iter().map(|(n, _)| n.to_vec()).collect();
+        assert_eq!(got, want);
+        assert_eq!(l.len(), want.len());
     }
 
     #[test]
@@ -406,7 +475,8 @@ mod tests {
             for p in &dirs {
                 let l = pf.take(p).unwrap();
                 assert_eq!(l.len(), 1);
-                assert_eq!(l[0].meta.unwrap().size, 1);
+                let (name, c) = l.iter().next().unwrap();
+                assert_eq!((name, c.meta.unwrap().size), (&b"f"[..], 1));
             }
             pf.stop();
         });

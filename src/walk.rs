@@ -357,11 +357,11 @@ where
             pf.ahead(
                 children
                     .iter()
-                    .filter(|c| c.meta.is_some_and(|m| m.is_dir()))
-                    .map(|c| abs.join(OsStr::from_bytes(&c.name))),
+                    .filter(|(_, c)| c.meta.is_some_and(|m| m.is_dir()))
+                    .map(|(name, _)| abs.join(OsStr::from_bytes(name))),
             );
         }
-        for child in &children {
+        for (name, child) in children.iter() {
             if self.stop {
                 break;
             }
@@ -369,8 +369,8 @@ where
             if rel_len > 0 {
                 self.rel.push(b'/');
             }
-            self.rel.extend_from_slice(&child.name);
-            self.abs.push(OsStr::from_bytes(&child.name));
+            self.rel.extend_from_slice(name);
+            self.abs.push(OsStr::from_bytes(name));
             let kind = match &child.meta {
                 Some(m) => Some(Kind::from_mode(m.mode)),
                 None if self.w.metadata => None,
