@@ -8,6 +8,8 @@
 //! pattern with `filepath.Clean` and the removal of one leading `/`.
 //! `patternmatcher.New` then trims and cleans each line once more.
 
+use std::borrow::Cow;
+
 use crate::gostr::{clean, trim_space};
 
 /// Go's `bufio.MaxScanTokenSize`: the longest line the scanner accepts,
@@ -61,6 +63,30 @@ fn scan_lines(data: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
     Ok(lines)
 }
 
+/// Whether Go's `path.Clean` leaves `p` as it is: `/`, or non-empty
+/// components that are not `.` or `..`, with at most one leading `/` and
+/// no trailing one. (`false` does not mean the contrary: `.` is clean.)
+fn is_clean(p: &[u8]) -> bool {
+    if p == b"/" {
+        return true;
+    }
+    let body = p.strip_prefix(b"/").unwrap_or(p);
+    !body.is_empty()
+        && body
+            .split(|&c| c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// `path.Clean`, without a copy when `p` is already clean (nearly every
+/// line of an ignore file).
+fn clean_cow(p: &[u8]) -> Cow<'_, [u8]> {
+    if is_clean(p) {
+        Cow::Borrowed(p)
+    } else {
+        Cow::Owned(clean(p))
+    }
+}
+
 /// Reads the bytes of an ignore file into pattern lines, as Docker's
 /// `ReadAll` does. Comments and blank lines are dropped; line numbers are
 /// kept.
@@ -88,10 +114,10 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
             pattern.push(b'!');
         }
         if !body.is_empty() {
-            let cleaned = clean(body);
+            let cleaned = clean_cow(body);
             let cleaned = match cleaned.strip_prefix(b"/") {
                 Some(after) if !after.is_empty() => after,
-                _ => cleaned.as_slice(),
+                _ => &cleaned[..],
             };
             pattern.extend_from_slice(cleaned);
         }
@@ -111,11 +137,11 @@ pub(crate) fn prepare_for_matcher(pattern: &[u8]) -> Option<(bool, Vec<u8>)> {
     if p.is_empty() {
         return None;
     }
-    let p = clean(p);
+    let p = clean_cow(p);
     if let Some(after) = p.strip_prefix(b"!") {
         return Some((true, after.to_vec()));
     }
-    Some((false, p))
+    Some((false, p.into_owned()))
 }
 
 #[cfg(test)]
@@ -170,6 +196,30 @@ mod tests {
         bad_nl.extend(vec![b'a'; MAX_LINE]);
         bad_nl.push(b'\n');
         assert_eq!(parse(&bad_nl), Err(ReadError::LineTooLong { line: 2 }));
+    }
+
+    proptest::proptest! {
+        /// What is_clean accepts, Go's Clean leaves as it is.
+        #[test]
+        fn clean_shortcut(p in proptest::collection::vec(proptest::sample::select(
+            b"a./!".to_vec()), 0..10)) {
+            if is_clean(&p) {
+                proptest::prop_assert_eq!(clean(&p), p.clone());
+            }
+            proptest::prop_assert_eq!(clean_cow(&p).into_owned(), clean(&p));
+        }
+    }
+
+    #[test]
+    fn clean_shortcut_cases() {
+        for p in ["a", "/", "/a/b", "a/b.c", "...", "a/.b"] {
+            assert!(is_clean(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "", ".", "a/", "//a", "a//b", "./a", "a/.", "a/..", "../a", "/..",
+        ] {
+            assert!(!is_clean(p.as_bytes()), "{p}");
+        }
     }
 
     #[test]

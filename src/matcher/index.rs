@@ -21,41 +21,78 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::pattern::{docker_regexp, Pattern};
+use super::pattern::Pattern;
 
 /// Below this many patterns, testing each one is as fast.
 pub(crate) const MIN_PATTERNS: usize = 24;
 
-/// A fast, non-cryptographic hash for the index's keys (the Fx hash of
-/// rustc): the maps are probed several times per path.
-#[derive(Debug, Default, Clone, Copy)]
-struct Fx(u64);
+/// The kinds of keys, each hashed with its own salt into one map.
+const EXACT: u64 = 0x243f_6a88_85a3_08d3;
+const SUFFIX: u64 = 0x1319_8a2e_0370_7344;
+const PREFIX: u64 = 0xa409_3822_299f_31d0;
+const EXT: u64 = 0x082e_fa98_ec4e_6c89;
 
-impl Hasher for Fx {
+/// One step of a byte-at-a-time hash (the Fx step of rustc), so that the
+/// hash of every `/`-terminated prefix of a path (reading forward) and of
+/// every tail (reading backward) comes out of a single pass.
+#[inline]
+fn step(h: u64, b: u8) -> u64 {
+    (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+}
+
+/// The key of the map: the running hash of some bytes, salted with the
+/// kind and mixed (murmur3's finaliser) so that every bit of it is useful
+/// to the table.
+#[inline]
+fn key(h: u64, kind: u64) -> u64 {
+    let mut x = h ^ kind;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+/// The hash of `b` read forward (exact and prefix keys).
+fn forward(b: &[u8]) -> u64 {
+    b.iter().fold(0, |h, &c| step(h, c))
+}
+
+/// The hash of `b` read backward (suffix and extension keys: tails of a
+/// path, hashed from its end).
+fn backward(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |h, &c| step(h, c))
+}
+
+/// The map's keys are already mixed: they are used as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct Identity(u64);
+
+impl Hasher for Identity {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk); // chunks(8): len <= 8
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
+        // Only u64 keys are hashed; this is a fallback, never used.
+        self.0 = bytes.iter().fold(self.0, |h, &c| step(h, c));
     }
-    fn write_usize(&mut self, n: usize) {
-        self.write(&n.to_le_bytes());
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
     fn finish(&self) -> u64 {
         self.0
     }
 }
 
-type Map = HashMap<Vec<u8>, Vec<u32>, BuildHasherDefault<Fx>>;
-
+/// An index over a pattern list. Keys are hashes of the texts a path must
+/// hold for a pattern to match it; two texts with the same hash only make
+/// a pattern a candidate needlessly (it is then tested and fails), so the
+/// texts themselves are not stored.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    exact: Map,
-    suffix: Map,
-    prefix: Map,
-    ext: Map,
+    /// Key -> the range of `ids` holding its patterns (ascending).
+    map: HashMap<u64, (u32, u32), BuildHasherDefault<Identity>>,
+    ids: Vec<u32>,
+    suffix: bool,
+    prefix: bool,
+    ext: bool,
     always: Vec<u32>,
 }
 
@@ -66,70 +103,148 @@ const NOT_LITERAL: &[u8] = b"*?[]\\|{}^";
 impl Index {
     pub(crate) fn new(patterns: &[Pattern]) -> Index {
         let mut ix = Index::default();
-        ix.exact.reserve(patterns.len());
+        let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(patterns.len());
         for (i, p) in patterns.iter().enumerate() {
             let i = i as u32;
             let t = &p.text;
-            let (reg, ty) = docker_regexp(t);
             // Docker fails when it reaches a bad pattern: it is always tried.
-            if ty == 3 && p.is_bad_regexp(&reg) {
+            if p.is_bad() {
                 ix.always.push(i);
                 continue;
             }
-            match ty {
-                0 => ix.exact.entry(t.clone()).or_default().push(i),
+            match p.ty {
+                0 => keyed.push((key(forward(t), EXACT), i)),
                 1 => {
                     // The prefix is the text minus its trailing `**`.
                     let pre = &t[..t.len().saturating_sub(2)];
                     match pre.iter().rposition(|&c| c == b'/') {
                         // k is a position found in pre.
-                        Some(k) => ix.prefix.entry(pre[..=k].to_vec()).or_default().push(i),
+                        Some(k) => {
+                            ix.prefix = true;
+                            keyed.push((key(forward(&pre[..=k]), PREFIX), i));
+                        }
                         None => ix.always.push(i),
                     }
                 }
                 2 => match t.get(2..) {
-                    Some([b'/', rest @ ..]) => ix.suffix.entry(rest.to_vec()).or_default().push(i),
+                    Some([b'/', rest @ ..]) => {
+                        ix.suffix = true;
+                        keyed.push((key(backward(rest), SUFFIX), i));
+                    }
                     _ => ix.always.push(i),
                 },
                 _ => match literal_ext(t) {
-                    Some(ext) => ix.ext.entry(ext.to_vec()).or_default().push(i),
+                    Some(ext) => {
+                        ix.ext = true;
+                        keyed.push((key(backward(ext), EXT), i));
+                    }
                     None => ix.always.push(i),
                 },
             }
         }
+        keyed.sort_unstable();
+        ix.ids.reserve_exact(keyed.len());
+        ix.map.reserve(keyed.len());
+        let mut rest = keyed.as_slice();
+        while let Some(&(k, _)) = rest.first() {
+            let n = rest.iter().take_while(|&&(h, _)| h == k).count();
+            let start = ix.ids.len() as u32;
+            // n >= 1 (rest[0] counts) and n <= rest.len().
+            ix.ids.extend(rest[..n].iter().map(|&(_, i)| i));
+            ix.map.insert(k, (start, n as u32));
+            rest = &rest[n..];
+        }
         ix
     }
 
+    /// The patterns stored under `k`.
+    fn get(&self, k: u64) -> &[u32] {
+        match self.map.get(&k) {
+            Some(&(start, n)) => self
+                .ids
+                .get(start as usize..(start + n) as usize)
+                .unwrap_or_default(),
+            None => &[],
+        }
+    }
+
     /// The indices of the patterns that may match `path`, ascending,
-    /// merged with `extra` (patterns already known to apply).
-    pub(crate) fn candidates(&self, path: &[u8], extra: impl Iterator<Item = u32>) -> Vec<u32> {
-        let mut out: Vec<u32> = self.always.clone();
+    /// merged with `extra` (patterns already known to apply). `skip`: the
+    /// index was built with one more pattern, at that position, than the
+    /// matcher asking has (see `Matcher::without`): it is left out and
+    /// the indices after it are shifted down.
+    pub(crate) fn candidates(
+        &self,
+        path: &[u8],
+        extra: impl Iterator<Item = u32>,
+        skip: Option<u32>,
+    ) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        self.collect(path, skip, &mut out);
         out.extend(extra);
-        // Every k below is a position found in path, so k + 1 <= path.len().
-        let mut add = |v: Option<&Vec<u32>>| {
-            if let Some(v) = v {
-                out.extend_from_slice(v);
-            }
-        };
-        add(self.exact.get(path));
-        if !self.suffix.is_empty() {
-            add(self.suffix.get(path));
-            for (k, &c) in path.iter().enumerate() {
-                if c == b'/' {
-                    add(self.suffix.get(&path[k + 1..]));
-                }
-            }
-        }
-        if !self.prefix.is_empty() {
-            for (k, &c) in path.iter().enumerate() {
-                if c == b'/' {
-                    add(self.prefix.get(&path[..=k]));
-                }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Appends the candidates of `path` (not sorted, maybe repeated).
+    fn collect(&self, path: &[u8], skip: Option<u32>, out: &mut Vec<u32>) {
+        let start = out.len();
+        out.extend_from_slice(&self.always);
+        // Forward: every `/`-terminated prefix, then the whole path.
+        let mut h = 0;
+        for &c in path {
+            h = step(h, c);
+            if c == b'/' && self.prefix {
+                out.extend_from_slice(self.get(key(h, PREFIX)));
             }
         }
-        if !self.ext.is_empty() {
-            if let Some(k) = path.iter().rposition(|&c| c == b'.') {
-                add(self.ext.get(&path[k + 1..]));
+        out.extend_from_slice(self.get(key(h, EXACT)));
+        // Backward: every tail after a `/`, the whole path, and the tail
+        // after the last `.`.
+        if self.suffix || self.ext {
+            let mut h = 0;
+            let mut ext = self.ext;
+            for &c in path.iter().rev() {
+                if c == b'/' && self.suffix {
+                    out.extend_from_slice(self.get(key(h, SUFFIX)));
+                }
+                if c == b'.' && ext {
+                    out.extend_from_slice(self.get(key(h, EXT)));
+                    ext = false;
+                }
+                h = step(h, c);
+            }
+            if self.suffix {
+                out.extend_from_slice(self.get(key(h, SUFFIX)));
+            }
+        }
+        if let Some(s) = skip {
+            // start <= out.len(): only appended to since.
+            let mut k = start;
+            while let Some(&j) = out.get(k) {
+                if j == s {
+                    out.swap_remove(k);
+                    continue;
+                }
+                if j > s {
+                    if let Some(x) = out.get_mut(k) {
+                        *x = j - 1;
+                    }
+                }
+                k += 1;
+            }
+        }
+    }
+
+    /// [`Index::candidates`] for `path` and every ancestor of it (for the
+    /// evaluations that test ancestors themselves).
+    pub(crate) fn candidates_with_ancestors(&self, path: &[u8], skip: Option<u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.collect(path, skip, &mut out);
+        for (k, &c) in path.iter().enumerate() {
+            if c == b'/' {
+                self.collect(&path[..k], skip, &mut out); // k < path.len()
             }
         }
         out.sort_unstable();
@@ -138,19 +253,44 @@ impl Index {
     }
 }
 
-impl Index {
-    /// [`Index::candidates`] for `path` and every ancestor of it (for the
-    /// evaluations that test ancestors themselves).
-    pub(crate) fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<u32> {
-        let mut out = self.candidates(path, std::iter::empty());
-        for (k, &c) in path.iter().enumerate() {
-            if c == b'/' {
-                out.extend(self.candidates(&path[..k], std::iter::empty())); // k < path.len()
+/// The `/`-aligned prefixes of some patterns' texts (each text itself
+/// included), by hash: which patterns a directory can lie on the way to.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prefixes {
+    /// (hash of a prefix, pattern index), sorted.
+    keyed: Vec<(u64, u32)>,
+}
+
+impl Prefixes {
+    /// The table over the texts `texts` yields, with their pattern indices.
+    pub(crate) fn new<'a>(texts: impl Iterator<Item = (u32, &'a [u8])>) -> Prefixes {
+        let mut keyed = Vec::new();
+        for (i, t) in texts {
+            let mut h = 0;
+            for &c in t {
+                if c == b'/' {
+                    keyed.push((h, i));
+                }
+                h = step(h, c);
             }
+            keyed.push((h, i));
         }
-        out.sort_unstable();
-        out.dedup();
-        out
+        keyed.sort_unstable();
+        keyed.dedup();
+        Prefixes { keyed }
+    }
+
+    /// The patterns with a text of which `dir` may be a `/`-aligned
+    /// prefix (or the whole): a superset, to be checked.
+    pub(crate) fn candidates(&self, dir: &[u8]) -> impl Iterator<Item = u32> + '_ {
+        let h = forward(dir);
+        let from = self.keyed.partition_point(|&(k, _)| k < h);
+        self.keyed
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |&&(k, _)| k == h)
+            .map(|&(_, i)| i)
     }
 }
 
@@ -197,7 +337,7 @@ mod tests {
             "**foo",           // 8 always (unaligned suffix)
         ]);
         let ix = Index::new(&p);
-        let c = |path: &str| ix.candidates(path.as_bytes(), std::iter::empty());
+        let c = |path: &str| ix.candidates(path.as_bytes(), std::iter::empty(), None);
         assert_eq!(c("a/b"), vec![0, 5, 6, 7, 8]);
         assert_eq!(c("web/node_modules"), vec![1, 5, 6, 7, 8]);
         assert_eq!(c("node_modules"), vec![1, 5, 6, 7, 8]);
@@ -205,8 +345,17 @@ mod tests {
         assert_eq!(c("m/x.pyc"), vec![3, 5, 6, 7, 8]);
         assert_eq!(c("m/x.o"), vec![4, 5, 6, 7, 8]);
         assert_eq!(
-            ix.candidates(b"q", [3u32, 1].into_iter()),
+            ix.candidates(b"q", [3u32, 1].into_iter(), None),
             vec![1, 3, 5, 6, 7, 8]
+        );
+        // Without pattern 3 (the index built before it was removed).
+        assert_eq!(
+            ix.candidates(b"m/x.pyc", std::iter::empty(), Some(3)),
+            vec![4, 5, 6, 7]
+        );
+        assert_eq!(
+            ix.candidates(b"build/x/y", std::iter::empty(), Some(0)),
+            vec![1, 4, 5, 6, 7]
         );
     }
 

@@ -14,6 +14,8 @@ mod pattern;
 
 pub use pattern::Pattern;
 
+use std::sync::{Arc, OnceLock};
+
 use crate::gostr::parent_of;
 use crate::ignorefile::{prepare_for_matcher, PatternLine};
 
@@ -62,43 +64,47 @@ pub struct MatchError {
 
 /// Per-pattern "matched the parent" bits that Docker's walkers carry from
 /// a directory to its children (`patternmatcher.MatchInfo`).
+///
+/// Go holds one bool per pattern; few patterns ever match a given path, so
+/// only the indices of the set bits are kept (no allocation at all when
+/// none is set, the usual case even with a long ignore file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchInfo {
-    bits: Vec<u64>,
+    /// Go's `len(parentMatched) != 0`: a result of a matcher with at least
+    /// one pattern (the zero value means "no parent results").
+    present: bool,
+    /// The indices of the set bits, ascending.
+    set: Vec<u32>,
 }
 
 impl MatchInfo {
     fn with_len(n: usize) -> MatchInfo {
         MatchInfo {
-            bits: vec![0; n.div_ceil(64)],
+            present: n > 0,
+            set: Vec::new(),
         }
     }
     fn get(&self, i: usize) -> bool {
-        self.bits
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        u32::try_from(i).is_ok_and(|i| self.set.binary_search(&i).is_ok())
     }
     fn set(&mut self, i: usize) {
-        if let Some(w) = self.bits.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
+        let Ok(i) = u32::try_from(i) else { return };
+        match self.set.last() {
+            // The evaluation goes in ascending order: an append.
+            Some(&last) if last >= i => {
+                if let Err(k) = self.set.binary_search(&i) {
+                    self.set.insert(k, i);
+                }
+            }
+            _ => self.set.push(i),
         }
     }
     fn is_empty(&self) -> bool {
-        self.bits.is_empty()
+        !self.present
     }
     /// The indices of the set bits, ascending.
     fn ones(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bits.iter().enumerate().flat_map(|(w, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let b = word.trailing_zeros();
-                word &= word - 1;
-                Some(w as u32 * 64 + b)
-            })
-        })
+        self.set.iter().copied()
     }
 }
 
@@ -113,6 +119,13 @@ pub struct Verdict {
     pub by: Option<usize>,
 }
 
+/// A pattern's text without a trailing `/**` or `/*` (as BuildKit strips
+/// it before its prefix test).
+pub(crate) fn without_trailing_glob(p: &[u8]) -> &[u8] {
+    let p = p.strip_suffix(b"/**").unwrap_or(p);
+    p.strip_suffix(b"/*").unwrap_or(p)
+}
+
 /// A compiled list of Docker patterns.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
@@ -122,7 +135,14 @@ pub struct Matcher {
     exceptions: Vec<usize>,
     /// Built on first use for long pattern lists; shared by clones (same
     /// patterns), replaced when the patterns change.
-    index: std::sync::Arc<std::sync::OnceLock<index::Index>>,
+    index: Arc<OnceLock<index::Index>>,
+    /// `Some(k)`: `index` was built for this list with one more pattern at
+    /// position `k` (a matcher made by [`Matcher::without`] shares its
+    /// origin's index instead of building its own).
+    index_skip: Option<u32>,
+    /// For [`Matcher::prefix_reopens`] on long lists: one lazily built
+    /// table per (exceptions, strip) pair.
+    reopen: Arc<[OnceLock<index::Prefixes>; 4]>,
 }
 
 impl Matcher {
@@ -153,18 +173,45 @@ impl Matcher {
             self.exceptions.push(self.patterns.len());
         }
         self.patterns.push(Pattern::new(line, text, exclusion));
-        self.index = Default::default();
+        self.reset_lazy();
         Ok(())
+    }
+
+    /// Forgets the tables built for the previous patterns (in place when
+    /// no clone shares them: a long file is read one push at a time).
+    fn reset_lazy(&mut self) {
+        match Arc::get_mut(&mut self.index) {
+            Some(ix) => {
+                ix.take();
+            }
+            None => self.index = Default::default(),
+        }
+        self.index_skip = None;
+        match Arc::get_mut(&mut self.reopen) {
+            Some(r) => r.iter_mut().for_each(|t| {
+                t.take();
+            }),
+            None => self.reopen = Default::default(),
+        }
     }
 
     /// The same matcher without the pattern at `index` (what removing
     /// that line from the ignore file gives).
     pub fn without(&self, index: usize) -> Matcher {
         let mut m = self.clone();
+        m.reset_lazy();
         if index < m.patterns.len() {
             m.patterns.remove(index);
+            // The index built for these patterns serves without the one
+            // removed: its entries for it are dropped, the later ones
+            // shifted (rebuilding it costs as much as reading the file).
+            if self.index_skip.is_none() && self.index.get().is_some() {
+                if let Ok(k) = u32::try_from(index) {
+                    m.index = Arc::clone(&self.index);
+                    m.index_skip = Some(k);
+                }
+            }
         }
-        m.index = Default::default();
         m.exceptions = (0..m.patterns.len())
             .filter(|&i| m.patterns[i].exclusion) // i in 0..len
             .collect();
@@ -190,6 +237,51 @@ impl Matcher {
         } else {
             Box::new(self.patterns.iter().filter(|p| !p.exclusion))
         }
+    }
+
+    /// Whether some pattern of this matcher (exceptions when `exceptions`,
+    /// else the others) has text + `/` starting with `dir/`; with `strip`,
+    /// a trailing `/**` or `/*` is removed from the text first (BuildKit).
+    /// The walkers ask this for every directory they may skip.
+    pub(crate) fn prefix_reopens(&self, dir: &[u8], exceptions: bool, strip: bool) -> bool {
+        let on_the_way = |t: &[u8]| {
+            let t = if strip { without_trailing_glob(t) } else { t };
+            // t[dir.len()] only when t.len() > dir.len().
+            t.len() >= dir.len()
+                && t.starts_with(dir)
+                && (t.len() == dir.len() || t[dir.len()] == b'/')
+        };
+        let count = if exceptions {
+            self.exceptions.len()
+        } else {
+            self.patterns.len() - self.exceptions.len()
+        };
+        let slot = usize::from(exceptions) * 2 + usize::from(strip);
+        let table = match self.reopen.get(slot) {
+            Some(t) if count >= index::MIN_PATTERNS => t,
+            _ => return self.patterns_of(exceptions).any(|p| on_the_way(&p.text)),
+        };
+        let table = table.get_or_init(|| {
+            index::Prefixes::new(
+                self.patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.exclusion == exceptions)
+                    .map(|(i, p)| {
+                        let t = if strip {
+                            without_trailing_glob(&p.text)
+                        } else {
+                            &p.text[..]
+                        };
+                        (i as u32, t)
+                    }),
+            )
+        });
+        table.candidates(dir).any(|i| {
+            self.patterns
+                .get(i as usize)
+                .is_some_and(|p| p.exclusion == exceptions && on_the_way(&p.text))
+        })
     }
 
     // err, test and any_parent_matches take an index that every caller has
@@ -230,8 +322,8 @@ impl Matcher {
         // their candidates are added.
         if let Some(ix) = self.index() {
             let candidates = match parent {
-                Some(p) => ix.candidates(path, p.ones()),
-                None => ix.candidates_with_ancestors(path),
+                Some(p) => ix.candidates(path, p.ones(), self.index_skip),
+                None => ix.candidates_with_ancestors(path, self.index_skip),
             };
             self.evaluate(
                 path,
@@ -258,7 +350,7 @@ impl Matcher {
     pub fn direct_candidates(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates(path, std::iter::empty())
+                .candidates(path, std::iter::empty(), self.index_skip)
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
@@ -271,7 +363,7 @@ impl Matcher {
     fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates_with_ancestors(path)
+                .candidates_with_ancestors(path, self.index_skip)
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
@@ -482,6 +574,120 @@ mod tests {
                 }
             }
         }
+
+        /// A matcher made by `without` from one whose index is built (it
+        /// shares that index) gives what testing every pattern gives, and
+        /// what a matcher read without that line gives.
+        #[test]
+        fn without_shares_the_index(
+            picks in proptest::collection::vec(0..POOL.len(), index::MIN_PATTERNS + 1..60),
+            drop in 0usize..60,
+            paths in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 1..5), 1..20),
+        ) {
+            let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
+            let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
+            prop_assume!(m.patterns.len() > index::MIN_PATTERNS);
+            let drop = drop % m.patterns.len();
+            let _ = m.matches_using_parent_results(b"a", None);
+            prop_assert!(m.index.get().is_some());
+            let w = m.without(drop);
+            prop_assert_eq!(w.index_skip, Some(drop as u32));
+            let lines: Vec<&str> = text.lines().enumerate().filter(|&(i, _)| i != drop).map(|(_, l)| l).collect();
+            let fresh = Matcher::new(&parse(lines.join("\n").as_bytes()).unwrap()).unwrap();
+            for comps in &paths {
+                let mut parent: Option<MatchInfo> = None;
+                let mut path = Vec::new();
+                for &c in comps {
+                    if !path.is_empty() {
+                        path.push(b'/');
+                    }
+                    path.extend_from_slice(NAMES[c].as_bytes());
+                    let at = String::from_utf8_lossy(&path).into_owned();
+                    let got = w.matches_using_parent_results(&path, parent.as_ref());
+                    prop_assert_eq!(&got, &linear(&w, &path, parent.as_ref()), "{} in {:?} without {}", at, text, drop);
+                    // (The fresh file numbers its lines differently.)
+                    let strip = |r: &Result<(Verdict, MatchInfo), MatchError>| r.clone().map_err(|e| (e.index, e.pattern));
+                    prop_assert_eq!(strip(&got), strip(&fresh.matches_using_parent_results(&path, parent.as_ref())), "{}", at);
+                    prop_assert_eq!(w.matches_using_parent_results(&path, None), linear(&w, &path, None), "{} (no parent)", at);
+                    prop_assert_eq!(w.matches_or_parent_matches(&path), linear_or_parent(&w, &path), "{}", at);
+                    prop_assert_eq!(w.all_matching(&path), fresh.all_matching(&path), "{}", at);
+                    match got {
+                        Ok((_, info)) => parent = Some(info),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+
+        /// prefix_reopens with its table (long lists) answers as the scan
+        /// of every pattern does.
+        #[test]
+        fn prefix_reopens_agrees(
+            texts in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 1..4), 0..60),
+            bangs in proptest::collection::vec(proptest::bool::ANY, 60),
+            globs in proptest::collection::vec(0u8..3, 60),
+            dirs in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 0..4), 1..20),
+        ) {
+            let mut m = Matcher::default();
+            for (k, comps) in texts.iter().enumerate() {
+                let mut t = if bangs[k] { "!".to_string() } else { String::new() };
+                t.push_str(&comps.iter().map(|&c| NAMES[c]).collect::<Vec<_>>().join("/"));
+                t.push_str(["", "/**", "/*"][usize::from(globs[k])]);
+                m.push(k + 1, t.as_bytes()).unwrap();
+            }
+            for comps in &dirs {
+                let dir = comps.iter().map(|&c| NAMES[c]).collect::<Vec<_>>().join("/");
+                for exceptions in [false, true] {
+                    for strip in [false, true] {
+                        let scan = m.patterns_of(exceptions).any(|p| {
+                            let t = if strip { without_trailing_glob(&p.text) } else { &p.text[..] };
+                            t == dir.as_bytes() || (t.starts_with(dir.as_bytes()) && t.get(dir.len()) == Some(&b'/'))
+                        });
+                        prop_assert_eq!(m.prefix_reopens(dir.as_bytes(), exceptions, strip), scan, "{} {} {}", dir, exceptions, strip);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn match_info_is_sparse() {
+        let mut i = MatchInfo::with_len(10_000);
+        assert!(!i.is_empty());
+        assert!(MatchInfo::with_len(0).is_empty());
+        assert!(MatchInfo::default().is_empty());
+        i.set(9_999);
+        i.set(3);
+        i.set(700);
+        i.set(3);
+        assert_eq!(i.ones().collect::<Vec<_>>(), [3, 700, 9_999]);
+        assert!(i.get(700) && i.get(3) && !i.get(4) && !i.get(usize::MAX));
+    }
+
+    #[test]
+    fn push_after_sharing_does_not_reuse_the_index() {
+        // A clone shares the (not yet built) index; after a push to one of
+        // them, each must see an index for its own patterns.
+        let text: String = (0..30).map(|i| format!("x{i}\n")).collect();
+        let a = m(&text);
+        let mut b = a.clone();
+        b.push(0, b"!x3").unwrap();
+        b.push(0, b"y").unwrap();
+        assert!(a.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(!a.matches_or_parent_matches(b"y").unwrap().excluded);
+        assert!(!b.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(b.matches_or_parent_matches(b"y").unwrap().excluded);
+        // Without a pattern of a matcher whose index is built, then pushed.
+        let w = a.without(3);
+        assert!(w.index_skip.is_some());
+        assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(w.matches_or_parent_matches(b"x4").unwrap().excluded);
+        let mut w2 = w.clone();
+        w2.push(0, b"x3").unwrap();
+        assert!(w2.index_skip.is_none());
+        assert!(w2.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(w2.matches_or_parent_matches(b"x29").unwrap().excluded);
+        assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
     }
 
     fn m(file: &str) -> Matcher {
