@@ -71,10 +71,32 @@ fn is_clean(p: &[u8]) -> bool {
         return true;
     }
     let body = p.strip_prefix(b"/").unwrap_or(p);
-    !body.is_empty()
-        && body
-            .split(|&c| c == b'/')
-            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+    // The length of the current component and whether it is all dots.
+    let mut len = 0;
+    let mut dots = true;
+    for &c in body {
+        if c == b'/' {
+            if len == 0 || (dots && len <= 2) {
+                return false;
+            }
+            len = 0;
+            dots = true;
+        } else {
+            len += 1;
+            dots &= c == b'.';
+        }
+    }
+    len > 0 && !(dots && len <= 2)
+}
+
+/// Go's `strings.TrimSpace`, with a shortcut for the usual line: one that
+/// starts and ends with a printable ASCII byte has nothing to trim.
+fn trim(b: &[u8]) -> &[u8] {
+    let printable = |c: Option<&u8>| c.is_some_and(|&c| c > b' ' && c < 0x7f);
+    if printable(b.first()) && printable(b.last()) {
+        return b;
+    }
+    trim_space(b)
 }
 
 /// `path.Clean`, without a copy when `p` is already clean (nearly every
@@ -91,8 +113,9 @@ fn clean_cow(p: &[u8]) -> Cow<'_, [u8]> {
 /// `ReadAll` does. Comments and blank lines are dropped; line numbers are
 /// kept.
 pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
-    let mut out = Vec::new();
-    for (i, line) in scan_lines(data)?.into_iter().enumerate() {
+    let lines = scan_lines(data)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
         let line = if i == 0 {
             line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
         } else {
@@ -101,12 +124,12 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
         if line.first() == Some(&b'#') {
             continue;
         }
-        let trimmed = trim_space(line);
+        let trimmed = trim(line);
         if trimmed.is_empty() {
             continue;
         }
         let (invert, body) = match trimmed.strip_prefix(b"!") {
-            Some(after) => (true, trim_space(after)),
+            Some(after) => (true, trim(after)),
             None => (false, trimmed),
         };
         let mut pattern = Vec::with_capacity(body.len() + 1);
@@ -133,7 +156,7 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
 /// A pattern as `patternmatcher.New` prepares it: trimmed and cleaned once
 /// more, `!` split off. `None` when New drops the line (empty).
 pub(crate) fn prepare_for_matcher(pattern: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let p = trim_space(pattern);
+    let p = trim(pattern);
     if p.is_empty() {
         return None;
     }
@@ -208,11 +231,20 @@ mod tests {
             }
             proptest::prop_assert_eq!(clean_cow(&p).into_owned(), clean(&p));
         }
+
+        /// The shortcut of trim agrees with Go's TrimSpace.
+        #[test]
+        fn trim_shortcut(p in proptest::collection::vec(proptest::sample::select(
+            vec![b'a', b' ', b'\t', b'\x0b', b'~', 0x7f, 0x85, 0xc2, 0xa0, 0xe3, 0x80]), 0..8)) {
+            proptest::prop_assert_eq!(trim(&p), trim_space(&p));
+        }
     }
 
     #[test]
     fn clean_shortcut_cases() {
-        for p in ["a", "/", "/a/b", "a/b.c", "...", "a/.b"] {
+        for p in [
+            "a", "/", "/a/b", "a/b.c", "...", "a/.b", "a/...", "..a", "a/b/c",
+        ] {
             assert!(is_clean(p.as_bytes()), "{p}");
         }
         for p in [

@@ -87,13 +87,30 @@ impl Hasher for Identity {
 /// texts themselves are not stored.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// Key -> the range of `ids` holding its patterns (ascending).
-    map: HashMap<u64, (u32, u32), BuildHasherDefault<Identity>>,
-    ids: Vec<u32>,
-    suffix: bool,
-    prefix: bool,
+    /// Key -> the last pattern stored under it.
+    map: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    /// Pattern -> the previous pattern stored under the same key (`NONE`
+    /// ends the chain).
+    next: Vec<u32>,
+    /// Bit `d` (63: 63 or more): some prefix key has `d` slashes, so a
+    /// path's prefix ending at its `d`-th slash is worth looking up.
+    prefix_depths: u64,
+    /// Bit `d` (63: 63 or more): some suffix key has `d` components.
+    suffix_depths: u64,
     ext: bool,
     always: Vec<u32>,
+}
+
+/// The end of a chain in [`Index::next`].
+const NONE: u32 = u32::MAX;
+
+/// The bit of a depth in [`Index::prefix_depths`] and `suffix_depths`.
+fn depth_bit(d: usize) -> u64 {
+    1 << d.min(63)
+}
+
+fn slashes(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'/').count()
 }
 
 /// Characters that end a literal run at the end of a pattern (wildcards,
@@ -102,8 +119,11 @@ const NOT_LITERAL: &[u8] = b"*?[]\\|{}^";
 
 impl Index {
     pub(crate) fn new(patterns: &[Pattern]) -> Index {
-        let mut ix = Index::default();
-        let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(patterns.len());
+        let mut ix = Index {
+            next: vec![NONE; patterns.len()],
+            ..Index::default()
+        };
+        ix.map.reserve(patterns.len());
         for (i, p) in patterns.iter().enumerate() {
             let i = i as u32;
             let t = &p.text;
@@ -112,59 +132,60 @@ impl Index {
                 ix.always.push(i);
                 continue;
             }
-            match p.ty {
-                0 => keyed.push((key(forward(t), EXACT), i)),
+            let k = match p.ty {
+                0 => key(forward(t), EXACT),
                 1 => {
                     // The prefix is the text minus its trailing `**`.
                     let pre = &t[..t.len().saturating_sub(2)];
                     match pre.iter().rposition(|&c| c == b'/') {
                         // k is a position found in pre.
                         Some(k) => {
-                            ix.prefix = true;
-                            keyed.push((key(forward(&pre[..=k]), PREFIX), i));
+                            let pre = &pre[..=k];
+                            ix.prefix_depths |= depth_bit(slashes(pre));
+                            key(forward(pre), PREFIX)
                         }
-                        None => ix.always.push(i),
+                        None => {
+                            ix.always.push(i);
+                            continue;
+                        }
                     }
                 }
                 2 => match t.get(2..) {
                     Some([b'/', rest @ ..]) => {
-                        ix.suffix = true;
-                        keyed.push((key(backward(rest), SUFFIX), i));
+                        ix.suffix_depths |= depth_bit(slashes(rest) + 1);
+                        key(backward(rest), SUFFIX)
                     }
-                    _ => ix.always.push(i),
+                    _ => {
+                        ix.always.push(i);
+                        continue;
+                    }
                 },
                 _ => match literal_ext(t) {
                     Some(ext) => {
                         ix.ext = true;
-                        keyed.push((key(backward(ext), EXT), i));
+                        key(backward(ext), EXT)
                     }
-                    None => ix.always.push(i),
+                    None => {
+                        ix.always.push(i);
+                        continue;
+                    }
                 },
+            };
+            if let Some(prev) = ix.map.insert(k, i) {
+                if let Some(n) = ix.next.get_mut(i as usize) {
+                    *n = prev;
+                }
             }
-        }
-        keyed.sort_unstable();
-        ix.ids.reserve_exact(keyed.len());
-        ix.map.reserve(keyed.len());
-        let mut rest = keyed.as_slice();
-        while let Some(&(k, _)) = rest.first() {
-            let n = rest.iter().take_while(|&&(h, _)| h == k).count();
-            let start = ix.ids.len() as u32;
-            // n >= 1 (rest[0] counts) and n <= rest.len().
-            ix.ids.extend(rest[..n].iter().map(|&(_, i)| i));
-            ix.map.insert(k, (start, n as u32));
-            rest = &rest[n..];
         }
         ix
     }
 
-    /// The patterns stored under `k`.
-    fn get(&self, k: u64) -> &[u32] {
-        match self.map.get(&k) {
-            Some(&(start, n)) => self
-                .ids
-                .get(start as usize..(start + n) as usize)
-                .unwrap_or_default(),
-            None => &[],
+    /// Appends the patterns stored under `k` (descending).
+    fn get(&self, k: u64, out: &mut Vec<u32>) {
+        let mut at = self.map.get(&k).copied().unwrap_or(NONE);
+        while at != NONE {
+            out.push(at);
+            at = self.next.get(at as usize).copied().unwrap_or(NONE);
         }
     }
 
@@ -191,32 +212,41 @@ impl Index {
     fn collect(&self, path: &[u8], skip: Option<u32>, out: &mut Vec<u32>) {
         let start = out.len();
         out.extend_from_slice(&self.always);
-        // Forward: every `/`-terminated prefix, then the whole path.
+        // Forward: the `/`-terminated prefixes (of the depths some key
+        // has), then the whole path.
         let mut h = 0;
+        let mut depth = 0;
         for &c in path {
             h = step(h, c);
-            if c == b'/' && self.prefix {
-                out.extend_from_slice(self.get(key(h, PREFIX)));
+            if c == b'/' {
+                depth += 1;
+                if self.prefix_depths & depth_bit(depth) != 0 {
+                    self.get(key(h, PREFIX), out);
+                }
             }
         }
-        out.extend_from_slice(self.get(key(h, EXACT)));
-        // Backward: every tail after a `/`, the whole path, and the tail
-        // after the last `.`.
-        if self.suffix || self.ext {
+        self.get(key(h, EXACT), out);
+        // Backward: the tails after a `/` (of the lengths in components
+        // some key has), the whole path, and the tail after the last `.`.
+        if self.suffix_depths != 0 || self.ext {
             let mut h = 0;
             let mut ext = self.ext;
+            let mut comps = 1;
             for &c in path.iter().rev() {
-                if c == b'/' && self.suffix {
-                    out.extend_from_slice(self.get(key(h, SUFFIX)));
+                if c == b'/' {
+                    if self.suffix_depths & depth_bit(comps) != 0 {
+                        self.get(key(h, SUFFIX), out);
+                    }
+                    comps += 1;
                 }
                 if c == b'.' && ext {
-                    out.extend_from_slice(self.get(key(h, EXT)));
+                    self.get(key(h, EXT), out);
                     ext = false;
                 }
                 h = step(h, c);
             }
-            if self.suffix {
-                out.extend_from_slice(self.get(key(h, SUFFIX)));
+            if self.suffix_depths & depth_bit(comps) != 0 {
+                self.get(key(h, SUFFIX), out);
             }
         }
         if let Some(s) = skip {
@@ -357,6 +387,28 @@ mod tests {
             ix.candidates(b"build/x/y", std::iter::empty(), Some(0)),
             vec![1, 4, 5, 6, 7]
         );
+    }
+
+    #[test]
+    fn keys_deeper_than_one_component() {
+        let p = pats(&[
+            "**/c/d",     // 0 suffix, two components
+            "x/y/**",     // 1 prefix, two slashes
+            "**/d",       // 2 suffix, one component
+            "a/b/c/d",    // 3 exact
+            "a/*.tar.gz", // 4 ext with a dot inside the run
+        ]);
+        let ix = Index::new(&p);
+        let c = |path: &str| ix.candidates(path.as_bytes(), std::iter::empty(), None);
+        assert_eq!(c("c/d"), vec![0, 2]);
+        assert_eq!(c("a/b/c/d"), vec![0, 2, 3]);
+        assert_eq!(c("q/d"), vec![2]);
+        assert_eq!(c("x/y/z"), vec![1]);
+        assert_eq!(c("x/y/z/w"), vec![1]);
+        assert_eq!(c("x/y"), Vec::<u32>::new());
+        assert_eq!(c("x/z/y"), Vec::<u32>::new());
+        assert_eq!(c("a/f.tar.gz"), vec![4]);
+        assert_eq!(c("a/f.gz/d"), vec![2]);
     }
 
     #[test]

@@ -129,7 +129,9 @@ pub(crate) fn without_trailing_glob(p: &[u8]) -> &[u8] {
 /// A compiled list of Docker patterns.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
-    patterns: Vec<Pattern>,
+    /// Shared by clones (the context keeps the file's matcher and the
+    /// engine's, which is the same until the CLI appends to it).
+    patterns: Arc<Vec<Pattern>>,
     exclusions: bool,
     /// Indices of the exception (`!`) patterns.
     exceptions: Vec<usize>,
@@ -172,7 +174,7 @@ impl Matcher {
         if exclusion {
             self.exceptions.push(self.patterns.len());
         }
-        self.patterns.push(Pattern::new(line, text, exclusion));
+        Arc::make_mut(&mut self.patterns).push(Pattern::new(line, text, exclusion));
         self.reset_lazy();
         Ok(())
     }
@@ -201,7 +203,7 @@ impl Matcher {
         let mut m = self.clone();
         m.reset_lazy();
         if index < m.patterns.len() {
-            m.patterns.remove(index);
+            Arc::make_mut(&mut m.patterns).remove(index);
             // The index built for these patterns serves without the one
             // removed: its entries for it are dropped, the later ones
             // shifted (rebuilding it costs as much as reading the file).

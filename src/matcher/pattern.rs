@@ -183,7 +183,8 @@ pub(crate) fn docker_regexp(text: &[u8]) -> (String, u8) {
 impl Pattern {
     /// A pattern from its cleaned text (no `!`).
     pub fn new(line: usize, text: Vec<u8>, exclusion: bool) -> Pattern {
-        let dirs = text.split(|&c| c == b'/').count();
+        // Go's len(strings.Split(text, "/")): one more than the slashes.
+        let dirs = text.iter().filter(|&&c| c == b'/').count() + 1;
         let ty = docker_type(&text);
         Pattern {
             line,
