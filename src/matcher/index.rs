@@ -32,36 +32,28 @@ const SUFFIX: u64 = 0x1319_8a2e_0370_7344;
 const PREFIX: u64 = 0xa409_3822_299f_31d0;
 const EXT: u64 = 0x082e_fa98_ec4e_6c89;
 
-/// One step of a byte-at-a-time hash (the Fx step of rustc), so that the
-/// hash of every `/`-terminated prefix of a path (reading forward) and of
-/// every tail (reading backward) comes out of a single pass.
-#[inline]
-fn step(h: u64, b: u8) -> u64 {
-    (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
-}
-
-/// The key of the map: the running hash of some bytes, salted with the
-/// kind and mixed (murmur3's finaliser) so that every bit of it is useful
-/// to the table.
-#[inline]
-fn key(h: u64, kind: u64) -> u64 {
-    let mut x = h ^ kind;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
-
-/// The hash of `b` read forward (exact and prefix keys).
-fn forward(b: &[u8]) -> u64 {
-    b.iter().fold(0, |h, &c| step(h, c))
-}
-
-/// The hash of `b` read backward (suffix and extension keys: tails of a
-/// path, hashed from its end).
-fn backward(b: &[u8]) -> u64 {
-    b.iter().rev().fold(0, |h, &c| step(h, c))
+/// A fast hash of bytes (the Fx hash of rustc, eight bytes at a step),
+/// mixed with the kind of key and finished with murmur3's finaliser, so
+/// that every bit of it is useful to the table.
+fn key(b: &[u8], kind: u64) -> u64 {
+    let mut h = kind;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c); // chunks_exact(8): c.len() == 8
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest); // remainder of chunks(8): < 8
+                                           // The length keeps "a" and "a\0" apart.
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(w) ^ ((b.len() as u64) << 56))
+        .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The map's keys are already mixed: they are used as they are.
@@ -71,7 +63,7 @@ struct Identity(u64);
 impl Hasher for Identity {
     fn write(&mut self, bytes: &[u8]) {
         // Only u64 keys are hashed; this is a fallback, never used.
-        self.0 = bytes.iter().fold(self.0, |h, &c| step(h, c));
+        self.0 = key(bytes, self.0);
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
@@ -92,21 +84,56 @@ pub(crate) struct Index {
     /// Pattern -> the previous pattern stored under the same key (`NONE`
     /// ends the chain).
     next: Vec<u32>,
-    /// Bit `d` (63: 63 or more): some prefix key has `d` slashes, so a
-    /// path's prefix ending at its `d`-th slash is worth looking up.
-    prefix_depths: u64,
-    /// Bit `d` (63: 63 or more): some suffix key has `d` components.
-    suffix_depths: u64,
-    ext: bool,
+    exact: Shape,
+    prefix: Shape,
+    suffix: Shape,
+    ext: Shape,
     always: Vec<u32>,
+}
+
+/// What the keys of one kind look like: a text of a path is only looked up
+/// when some key has its length and its depth (most paths are ruled out
+/// without hashing anything, and only their ends are read).
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Bit `n` (63: 63 or more): some key is `n` bytes long.
+    lens: u64,
+    /// Bit `d` (63: 63 or more): some key has `d` slashes (prefix keys) or
+    /// `d` components (suffix keys).
+    depths: u64,
+    /// The longest key.
+    max_len: usize,
+}
+
+impl Shape {
+    fn add(&mut self, key: &[u8], depth: usize) {
+        self.lens |= bit(key.len());
+        self.depths |= bit(depth);
+        self.max_len = self.max_len.max(key.len());
+    }
+    fn any(&self) -> bool {
+        self.lens != 0
+    }
+    /// Whether some key has this length and depth.
+    fn fits(&self, len: usize, depth: usize) -> bool {
+        self.lens & bit(len) != 0 && self.depths & bit(depth) != 0
+    }
+    /// The largest depth of a key (`usize::MAX` when some key is 63 or
+    /// more deep).
+    fn deepest(&self) -> usize {
+        match 63 - self.depths.leading_zeros() as usize {
+            63 => usize::MAX,
+            d => d,
+        }
+    }
 }
 
 /// The end of a chain in [`Index::next`].
 const NONE: u32 = u32::MAX;
 
-/// The bit of a depth in [`Index::prefix_depths`] and `suffix_depths`.
-fn depth_bit(d: usize) -> u64 {
-    1 << d.min(63)
+/// The bit of a length or depth in a [`Shape`].
+fn bit(n: usize) -> u64 {
+    1 << n.min(63)
 }
 
 fn slashes(b: &[u8]) -> usize {
@@ -133,7 +160,10 @@ impl Index {
                 continue;
             }
             let k = match p.ty {
-                0 => key(forward(t), EXACT),
+                0 => {
+                    ix.exact.add(t, 0);
+                    key(t, EXACT)
+                }
                 1 => {
                     // The prefix is the text minus its trailing `**`.
                     let pre = &t[..t.len().saturating_sub(2)];
@@ -141,8 +171,8 @@ impl Index {
                         // k is a position found in pre.
                         Some(k) => {
                             let pre = &pre[..=k];
-                            ix.prefix_depths |= depth_bit(slashes(pre));
-                            key(forward(pre), PREFIX)
+                            ix.prefix.add(pre, slashes(pre));
+                            key(pre, PREFIX)
                         }
                         None => {
                             ix.always.push(i);
@@ -152,8 +182,8 @@ impl Index {
                 }
                 2 => match t.get(2..) {
                     Some([b'/', rest @ ..]) => {
-                        ix.suffix_depths |= depth_bit(slashes(rest) + 1);
-                        key(backward(rest), SUFFIX)
+                        ix.suffix.add(rest, slashes(rest) + 1);
+                        key(rest, SUFFIX)
                     }
                     _ => {
                         ix.always.push(i);
@@ -162,8 +192,8 @@ impl Index {
                 },
                 _ => match literal_ext(t) {
                     Some(ext) => {
-                        ix.ext = true;
-                        key(backward(ext), EXT)
+                        ix.ext.add(ext, 0);
+                        key(ext, EXT)
                     }
                     None => {
                         ix.always.push(i);
@@ -209,44 +239,69 @@ impl Index {
     }
 
     /// Appends the candidates of `path` (not sorted, maybe repeated).
+    ///
+    /// Only the texts of the path that some key can equal (by length and
+    /// depth, see [`Shape`]) are hashed and looked up, and only the ends
+    /// of the path are read: its first bytes up to the longest prefix key,
+    /// its last ones up to the longest suffix or extension key.
     fn collect(&self, path: &[u8], skip: Option<u32>, out: &mut Vec<u32>) {
         let start = out.len();
         out.extend_from_slice(&self.always);
-        // Forward: the `/`-terminated prefixes (of the depths some key
-        // has), then the whole path.
-        let mut h = 0;
-        let mut depth = 0;
-        for &c in path {
-            h = step(h, c);
-            if c == b'/' {
-                depth += 1;
-                if self.prefix_depths & depth_bit(depth) != 0 {
-                    self.get(key(h, PREFIX), out);
+        let n = path.len();
+        if self.exact.fits(n, 0) {
+            self.get(key(path, EXACT), out);
+        }
+        if self.prefix.any() {
+            let deepest = self.prefix.deepest();
+            let mut depth = 0;
+            let head = path.get(..self.prefix.max_len).unwrap_or(path);
+            for (k, &c) in head.iter().enumerate() {
+                if c == b'/' {
+                    depth += 1;
+                    // The prefix path[..=k] is k + 1 bytes long (k < n).
+                    if self.prefix.fits(k + 1, depth) {
+                        self.get(key(&path[..=k], PREFIX), out);
+                    }
+                    if depth >= deepest {
+                        break;
+                    }
                 }
             }
         }
-        self.get(key(h, EXACT), out);
-        // Backward: the tails after a `/` (of the lengths in components
-        // some key has), the whole path, and the tail after the last `.`.
-        if self.suffix_depths != 0 || self.ext {
-            let mut h = 0;
-            let mut ext = self.ext;
+        if self.suffix.any() {
+            let longest = self.suffix.deepest();
             let mut comps = 1;
-            for &c in path.iter().rev() {
+            // A tail longer than every key needs no look: the last
+            // max_len + 1 bytes hold every `/` that starts a shorter one.
+            let from = n.saturating_sub(self.suffix.max_len + 1);
+            let tail = path.get(from..).unwrap_or_default();
+            let mut whole = from == 0;
+            for (j, &c) in tail.iter().enumerate().rev() {
                 if c == b'/' {
-                    if self.suffix_depths & depth_bit(comps) != 0 {
-                        self.get(key(h, SUFFIX), out);
+                    let k = from + j; // a position in path
+                    if self.suffix.fits(n - k - 1, comps) {
+                        self.get(key(&path[k + 1..], SUFFIX), out);
                     }
                     comps += 1;
+                    if comps > longest {
+                        whole = false;
+                        break;
+                    }
                 }
-                if c == b'.' && ext {
-                    self.get(key(h, EXT), out);
-                    ext = false;
-                }
-                h = step(h, c);
             }
-            if self.suffix_depths & depth_bit(comps) != 0 {
-                self.get(key(h, SUFFIX), out);
+            if whole && self.suffix.fits(n, comps) {
+                self.get(key(path, SUFFIX), out);
+            }
+        }
+        if self.ext.any() {
+            // Only a last `.` within the longest key's reach can start one.
+            let from = n.saturating_sub(self.ext.max_len + 1);
+            let tail = path.get(from..).unwrap_or_default();
+            if let Some(j) = tail.iter().rposition(|&c| c == b'.') {
+                let k = from + j; // a position in path
+                if self.ext.fits(n - k - 1, 0) {
+                    self.get(key(&path[k + 1..], EXT), out);
+                }
             }
         }
         if let Some(s) = skip {
@@ -296,14 +351,12 @@ impl Prefixes {
     pub(crate) fn new<'a>(texts: impl Iterator<Item = (u32, &'a [u8])>) -> Prefixes {
         let mut keyed = Vec::new();
         for (i, t) in texts {
-            let mut h = 0;
-            for &c in t {
+            for (k, &c) in t.iter().enumerate() {
                 if c == b'/' {
-                    keyed.push((h, i));
+                    keyed.push((key(&t[..k], PREFIX), i)); // k < t.len()
                 }
-                h = step(h, c);
             }
-            keyed.push((h, i));
+            keyed.push((key(t, PREFIX), i));
         }
         keyed.sort_unstable();
         keyed.dedup();
@@ -313,7 +366,7 @@ impl Prefixes {
     /// The patterns with a text of which `dir` may be a `/`-aligned
     /// prefix (or the whole): a superset, to be checked.
     pub(crate) fn candidates(&self, dir: &[u8]) -> impl Iterator<Item = u32> + '_ {
-        let h = forward(dir);
+        let h = key(dir, PREFIX);
         let from = self.keyed.partition_point(|&(k, _)| k < h);
         self.keyed
             .get(from..)
@@ -409,6 +462,47 @@ mod tests {
         assert_eq!(c("x/z/y"), Vec::<u32>::new());
         assert_eq!(c("a/f.tar.gz"), vec![4]);
         assert_eq!(c("a/f.gz/d"), vec![2]);
+    }
+
+    #[test]
+    fn lengths_and_depths_rule_out_only_what_cannot_match() {
+        let long = "x".repeat(70);
+        let deep = vec!["d"; 70].join("/");
+        let texts = [
+            long.clone(),               // 0 exact, 70 bytes
+            format!("**/{long}"),       // 1 suffix, 70 bytes
+            format!("{long}/**"),       // 2 prefix, 71 bytes
+            format!("**/{deep}"),       // 3 suffix, 70 components
+            format!("{deep}/**"),       // 4 prefix, 70 slashes
+            "*.d/x".to_string(),        // 5 ext "d/x"
+            "*.abcdefghij".to_string(), // 6 ext, 10 bytes
+            "**/ab".to_string(),        // 7 suffix, 2 bytes
+            "q/**".to_string(),         // 8 prefix, 2 bytes
+        ];
+        let p: Vec<Pattern> = texts
+            .iter()
+            .map(|t| Pattern::new(1, t.as_bytes().to_vec(), false))
+            .collect();
+        let ix = Index::new(&p);
+        let c = |path: &str| ix.candidates(path.as_bytes(), std::iter::empty(), None);
+        let none = Vec::<u32>::new();
+        assert_eq!(c(&long), vec![0, 1]);
+        assert_eq!(c(&format!("a/{long}")), vec![1]);
+        assert_eq!(c(&format!("{long}/a")), vec![2]);
+        assert_eq!(c(&format!("{long}x")), none);
+        assert_eq!(c(&format!("a/{deep}")), vec![3]);
+        assert_eq!(c(&deep), vec![3]);
+        assert_eq!(c(&format!("{deep}/e")), vec![4]);
+        assert_eq!(c("m/f.d/x"), vec![5]);
+        assert_eq!(c("f.abcdefghij"), vec![6]);
+        assert_eq!(c("f.abcdefghij.k"), none);
+        assert_eq!(c(&format!("f.abcdefghij{long}")), none);
+        assert_eq!(c(&format!("{long}.abcdefghij")), vec![6]);
+        assert_eq!(c(&format!("{long}/ab")), vec![2, 7]);
+        assert_eq!(c("ab"), vec![7]);
+        assert_eq!(c(&format!("{long}ab")), none);
+        assert_eq!(c("q/x/y"), vec![8]);
+        assert_eq!(c(&format!("q/{long}")), vec![1, 8]);
     }
 
     #[test]

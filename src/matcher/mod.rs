@@ -129,19 +129,26 @@ pub(crate) fn without_trailing_glob(p: &[u8]) -> &[u8] {
 /// A compiled list of Docker patterns.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
-    /// Shared by clones (the context keeps the file's matcher and the
-    /// engine's, which is the same until the CLI appends to it).
-    patterns: Arc<Vec<Pattern>>,
+    /// The stored patterns, shared by clones (the context keeps the file's
+    /// matcher and the engine's, which is the same until the CLI appends
+    /// to it) and by the matchers [`Matcher::without`] makes.
+    base: Arc<Vec<Pattern>>,
+    /// `Some(k)`: this matcher's patterns are `base` without the one at
+    /// `k` ([`Matcher::without`]: the report makes one per deciding line of
+    /// a file that may have 10,000, and keeps them all during its walk).
+    /// Pattern `i` of the matcher is `base[i]` before `k`, `base[i + 1]`
+    /// from it on.
+    removed: Option<usize>,
+    /// With `removed`, the matcher's patterns as one slice, made only if
+    /// [`Matcher::patterns`] is asked for.
+    view: OnceLock<Vec<Pattern>>,
     exclusions: bool,
     /// Indices of the exception (`!`) patterns.
     exceptions: Vec<usize>,
-    /// Built on first use for long pattern lists; shared by clones (same
-    /// patterns), replaced when the patterns change.
+    /// Built on first use for long pattern lists, over `base` (with
+    /// `removed`, its indices are mapped to the matcher's); shared by
+    /// clones and [`Matcher::without`], replaced when `base` changes.
     index: Arc<OnceLock<index::Index>>,
-    /// `Some(k)`: `index` was built for this list with one more pattern at
-    /// position `k` (a matcher made by [`Matcher::without`] shares its
-    /// origin's index instead of building its own).
-    index_skip: Option<u32>,
     /// For [`Matcher::prefix_reopens`] on long lists: one lazily built
     /// table per (exceptions, strip) pair.
     reopen: Arc<[OnceLock<index::Prefixes>; 4]>,
@@ -170,13 +177,52 @@ impl Matcher {
             let pattern = String::from_utf8_lossy(&text).into_owned();
             return Err(NewError::Syntax { line, pattern });
         }
+        self.materialize();
         self.exclusions |= exclusion;
         if exclusion {
-            self.exceptions.push(self.patterns.len());
+            self.exceptions.push(self.len());
         }
-        Arc::make_mut(&mut self.patterns).push(Pattern::new(line, text, exclusion));
+        Arc::make_mut(&mut self.base).push(Pattern::new(line, text, exclusion));
         self.reset_lazy();
         Ok(())
+    }
+
+    /// Stores the matcher's own patterns in `base` (no `removed`).
+    fn materialize(&mut self) {
+        if self.removed.is_some() {
+            self.base = Arc::new(self.iter().cloned().collect());
+            self.removed = None;
+            self.view = OnceLock::new();
+            self.index = Default::default();
+        }
+    }
+
+    /// The number of patterns.
+    fn len(&self) -> usize {
+        self.base.len() - usize::from(self.removed.is_some())
+    }
+
+    /// Pattern `i` of the matcher.
+    fn pattern(&self, i: usize) -> Option<&Pattern> {
+        match self.removed {
+            Some(k) if i >= k => self.base.get(i + 1),
+            _ => self.base.get(i),
+        }
+    }
+
+    /// The matcher's patterns, in order.
+    fn iter(&self) -> impl Iterator<Item = &Pattern> + '_ {
+        let skip = self.removed.unwrap_or(usize::MAX);
+        self.base
+            .iter()
+            .enumerate()
+            .filter(move |&(j, _)| j != skip)
+            .map(|(_, p)| p)
+    }
+
+    /// `removed`, as the index's candidates take it.
+    fn skip(&self) -> Option<u32> {
+        self.removed.and_then(|k| u32::try_from(k).ok())
     }
 
     /// Forgets the tables built for the previous patterns (in place when
@@ -188,7 +234,6 @@ impl Matcher {
             }
             None => self.index = Default::default(),
         }
-        self.index_skip = None;
         match Arc::get_mut(&mut self.reopen) {
             Some(r) => r.iter_mut().for_each(|t| {
                 t.take();
@@ -199,23 +244,23 @@ impl Matcher {
 
     /// The same matcher without the pattern at `index` (what removing
     /// that line from the ignore file gives).
+    ///
+    /// The patterns and the index are shared with this matcher (neither
+    /// is copied nor rebuilt: both cost as much as reading the file).
     pub fn without(&self, index: usize) -> Matcher {
         let mut m = self.clone();
-        m.reset_lazy();
-        if index < m.patterns.len() {
-            Arc::make_mut(&mut m.patterns).remove(index);
-            // The index built for these patterns serves without the one
-            // removed: its entries for it are dropped, the later ones
-            // shifted (rebuilding it costs as much as reading the file).
-            if self.index_skip.is_none() && self.index.get().is_some() {
-                if let Ok(k) = u32::try_from(index) {
-                    m.index = Arc::clone(&self.index);
-                    m.index_skip = Some(k);
-                }
-            }
+        m.materialize();
+        if index >= m.len() || u32::try_from(index).is_err() {
+            return m;
         }
-        m.exceptions = (0..m.patterns.len())
-            .filter(|&i| m.patterns[i].exclusion) // i in 0..len
+        m.removed = Some(index);
+        m.view = OnceLock::new();
+        m.reopen = Default::default();
+        m.exceptions = m
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.exclusion)
+            .map(|(i, _)| i)
             .collect();
         m.exclusions = !m.exceptions.is_empty();
         m
@@ -223,7 +268,10 @@ impl Matcher {
 
     /// The patterns, in order.
     pub fn patterns(&self) -> &[Pattern] {
-        &self.patterns
+        match self.removed {
+            None => &self.base,
+            Some(_) => self.view.get_or_init(|| self.iter().cloned().collect()),
+        }
     }
 
     /// Whether any exception (`!`) pattern exists.
@@ -235,9 +283,9 @@ impl Matcher {
     pub fn patterns_of(&self, exceptions: bool) -> Box<dyn Iterator<Item = &Pattern> + '_> {
         if exceptions {
             // Usually few, even in a long file: kept apart.
-            Box::new(self.exceptions.iter().filter_map(|&i| self.patterns.get(i)))
+            Box::new(self.exceptions.iter().filter_map(|&i| self.pattern(i)))
         } else {
-            Box::new(self.patterns.iter().filter(|p| !p.exclusion))
+            Box::new(self.iter().filter(|p| !p.exclusion))
         }
     }
 
@@ -256,7 +304,7 @@ impl Matcher {
         let count = if exceptions {
             self.exceptions.len()
         } else {
-            self.patterns.len() - self.exceptions.len()
+            self.len() - self.exceptions.len()
         };
         let slot = usize::from(exceptions) * 2 + usize::from(strip);
         let table = match self.reopen.get(slot) {
@@ -265,8 +313,7 @@ impl Matcher {
         };
         let table = table.get_or_init(|| {
             index::Prefixes::new(
-                self.patterns
-                    .iter()
+                self.iter()
                     .enumerate()
                     .filter(|(_, p)| p.exclusion == exceptions)
                     .map(|(i, p)| {
@@ -280,16 +327,13 @@ impl Matcher {
             )
         });
         table.candidates(dir).any(|i| {
-            self.patterns
-                .get(i as usize)
+            self.pattern(i as usize)
                 .is_some_and(|p| p.exclusion == exceptions && on_the_way(&p.text))
         })
     }
 
-    // err, test and any_parent_matches take an index that every caller has
-    // already looked up with patterns.get(i) (or enumerated), so it is < len.
-    fn err(&self, index: usize, path: &[u8]) -> MatchError {
-        let p = &self.patterns[index];
+    /// The error for pattern `p`, the matcher's pattern `index`.
+    fn err(&self, index: usize, p: &Pattern, path: &[u8]) -> MatchError {
         MatchError {
             index,
             line: p.line,
@@ -298,10 +342,9 @@ impl Matcher {
         }
     }
 
-    fn test(&self, i: usize, path: &[u8]) -> Result<bool, MatchError> {
-        self.patterns[i]
-            .matches(path)
-            .map_err(|_| self.err(i, path))
+    /// Tests pattern `p`, the matcher's pattern `i`.
+    fn test(&self, i: usize, p: &Pattern, path: &[u8]) -> Result<bool, MatchError> {
+        p.matches(path).map_err(|_| self.err(i, p, path))
     }
 
     /// Go's `MatchesUsingParentResults`: `parent` is the info of the
@@ -313,7 +356,7 @@ impl Matcher {
         parent: Option<&MatchInfo>,
     ) -> Result<(Verdict, MatchInfo), MatchError> {
         let parent = parent.filter(|p| !p.is_empty());
-        let mut info = MatchInfo::with_len(self.patterns.len());
+        let mut info = MatchInfo::with_len(self.len());
         let mut v = Verdict {
             excluded: false,
             by: None,
@@ -324,8 +367,8 @@ impl Matcher {
         // their candidates are added.
         if let Some(ix) = self.index() {
             let candidates = match parent {
-                Some(p) => ix.candidates(path, p.ones(), self.index_skip),
-                None => ix.candidates_with_ancestors(path, self.index_skip),
+                Some(p) => ix.candidates(path, p.ones(), self.skip()),
+                None => ix.candidates_with_ancestors(path, self.skip()),
             };
             self.evaluate(
                 path,
@@ -335,15 +378,15 @@ impl Matcher {
                 &mut info,
             )?;
         } else {
-            self.evaluate(path, parent, 0..self.patterns.len(), &mut v, &mut info)?;
+            self.evaluate(path, parent, 0..self.len(), &mut v, &mut info)?;
         }
         Ok((v, info))
     }
 
     /// The candidate index, for long pattern lists.
     fn index(&self) -> Option<&index::Index> {
-        (self.patterns.len() >= index::MIN_PATTERNS)
-            .then(|| self.index.get_or_init(|| index::Index::new(&self.patterns)))
+        (self.len() >= index::MIN_PATTERNS)
+            .then(|| self.index.get_or_init(|| index::Index::new(&self.base)))
     }
 
     /// The patterns that may match `path` itself (not counting its
@@ -352,11 +395,11 @@ impl Matcher {
     pub fn direct_candidates(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates(path, std::iter::empty(), self.index_skip)
+                .candidates(path, std::iter::empty(), self.skip())
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
-            None => (0..self.patterns.len()).collect(),
+            None => (0..self.len()).collect(),
         }
     }
 
@@ -365,11 +408,11 @@ impl Matcher {
     fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates_with_ancestors(path, self.index_skip)
+                .candidates_with_ancestors(path, self.skip())
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
-            None => (0..self.patterns.len()).collect(),
+            None => (0..self.len()).collect(),
         }
     }
 
@@ -383,7 +426,7 @@ impl Matcher {
         info: &mut MatchInfo,
     ) -> Result<(), MatchError> {
         for i in indices {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             let mut matched = parent.is_some_and(|p| p.get(i));
@@ -391,9 +434,9 @@ impl Matcher {
                 if pattern.exclusion != v.excluded {
                     continue;
                 }
-                matched = self.test(i, path)?;
+                matched = self.test(i, pattern, path)?;
                 if !matched && parent.is_none() {
-                    matched = self.any_parent_matches(i, path);
+                    matched = any_parent_matches(pattern, path);
                 }
             }
             if matched {
@@ -405,23 +448,6 @@ impl Matcher {
         Ok(())
     }
 
-    /// Whether pattern `i` matches a proper ancestor of `path` (errors are
-    /// ignored here, as Go ignores them: the path itself was tested first).
-    fn any_parent_matches(&self, i: usize, path: &[u8]) -> bool {
-        let parent = parent_of(path);
-        if parent == b"." {
-            return false;
-        }
-        let p = &self.patterns[i]; // i < len: see err
-        parent
-            .iter()
-            .enumerate()
-            .filter(|&(_, &c)| c == b'/')
-            .map(|(k, _)| &parent[..k]) // k is a position in parent
-            .chain(std::iter::once(parent))
-            .any(|prefix| p.matches(prefix).unwrap_or(false))
-    }
-
     /// Go's `MatchesOrParentMatches`.
     pub fn matches_or_parent_matches(&self, path: &[u8]) -> Result<Verdict, MatchError> {
         let mut v = Verdict {
@@ -429,13 +455,13 @@ impl Matcher {
             by: None,
         };
         for i in self.candidates_with_ancestors(path) {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             if pattern.exclusion != v.excluded {
                 continue;
             }
-            let matched = self.test(i, path)? || self.any_parent_matches(i, path);
+            let matched = self.test(i, pattern, path)? || any_parent_matches(pattern, path);
             if matched {
                 v.excluded = !pattern.exclusion;
                 v.by = Some(i);
@@ -455,13 +481,13 @@ impl Matcher {
         };
         let mut excluded = false;
         for i in self.candidates_with_ancestors(path) {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             if pattern.exclusion != excluded {
                 continue;
             }
-            let mut matched = self.test(i, path)?;
+            let mut matched = self.test(i, pattern, path)?;
             if !matched && !parent_dirs.is_empty() && pattern.dirs <= parent_dirs.len() {
                 // pattern.dirs <= parent_dirs.len(): checked just above.
                 let prefix = parent_dirs[..pattern.dirs].join(&b'/');
@@ -479,12 +505,28 @@ impl Matcher {
     pub fn all_matching(&self, path: &[u8]) -> Vec<usize> {
         self.candidates_with_ancestors(path)
             .into_iter()
-            .filter(|&i| match self.patterns.get(i) {
-                Some(p) => p.matches(path).unwrap_or(false) || self.any_parent_matches(i, path),
+            .filter(|&i| match self.pattern(i) {
+                Some(p) => p.matches(path).unwrap_or(false) || any_parent_matches(p, path),
                 None => false,
             })
             .collect()
     }
+}
+
+/// Whether `p` matches a proper ancestor of `path` (errors are ignored
+/// here, as Go ignores them: the path itself was tested first).
+fn any_parent_matches(p: &Pattern, path: &[u8]) -> bool {
+    let parent = parent_of(path);
+    if parent == b"." {
+        return false;
+    }
+    parent
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b'/')
+        .map(|(k, _)| &parent[..k]) // k is a position in parent
+        .chain(std::iter::once(parent))
+        .any(|prefix| p.matches(prefix).unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -510,12 +552,12 @@ mod tests {
         parent: Option<&MatchInfo>,
     ) -> Result<(Verdict, MatchInfo), MatchError> {
         let parent = parent.filter(|p| !p.is_empty());
-        let mut info = MatchInfo::with_len(m.patterns.len());
+        let mut info = MatchInfo::with_len(m.len());
         let mut v = Verdict {
             excluded: false,
             by: None,
         };
-        m.evaluate(path, parent, 0..m.patterns.len(), &mut v, &mut info)?;
+        m.evaluate(path, parent, 0..m.len(), &mut v, &mut info)?;
         Ok((v, info))
     }
 
@@ -525,11 +567,11 @@ mod tests {
             excluded: false,
             by: None,
         };
-        for (i, pattern) in m.patterns.iter().enumerate() {
+        for (i, pattern) in m.iter().enumerate() {
             if pattern.exclusion != v.excluded {
                 continue;
             }
-            if m.test(i, path)? || m.any_parent_matches(i, path) {
+            if m.test(i, pattern, path)? || any_parent_matches(pattern, path) {
                 v.excluded = !pattern.exclusion;
                 v.by = Some(i);
             }
@@ -549,7 +591,7 @@ mod tests {
         ) {
             let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
             let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
-            prop_assume!(m.patterns.len() >= index::MIN_PATTERNS);
+            prop_assume!(m.len() >= index::MIN_PATTERNS);
             for comps in &paths {
                 // Walk down the path with parent infos, as the walker does.
                 let mut parent: Option<MatchInfo> = None;
@@ -588,14 +630,36 @@ mod tests {
         ) {
             let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
             let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
-            prop_assume!(m.patterns.len() > index::MIN_PATTERNS);
-            let drop = drop % m.patterns.len();
+            prop_assume!(m.len() > index::MIN_PATTERNS);
+            let drop = drop % m.len();
+            let lines: Vec<&str> = text.lines().enumerate().filter(|&(i, _)| i != drop).map(|(_, l)| l).collect();
+            let fresh = Matcher::new(&parse(lines.join("\n").as_bytes()).unwrap()).unwrap();
+            // A matcher whose index is not built yet: its `without` builds
+            // the shared index (over every pattern) on first use.
+            let m0 = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
+            let w0 = m0.without(drop);
             let _ = m.matches_using_parent_results(b"a", None);
             prop_assert!(m.index.get().is_some());
             let w = m.without(drop);
-            prop_assert_eq!(w.index_skip, Some(drop as u32));
-            let lines: Vec<&str> = text.lines().enumerate().filter(|&(i, _)| i != drop).map(|(_, l)| l).collect();
-            let fresh = Matcher::new(&parse(lines.join("\n").as_bytes()).unwrap()).unwrap();
+            prop_assert_eq!(w.removed, Some(drop));
+            prop_assert!(Arc::ptr_eq(&w.index, &m.index) && Arc::ptr_eq(&w.base, &m.base));
+            prop_assert_eq!(w.patterns().len(), fresh.patterns().len());
+            for (a, b) in w.patterns().iter().zip(fresh.patterns()) {
+                prop_assert_eq!(&a.text, &b.text);
+                prop_assert_eq!(a.exclusion, b.exclusion);
+            }
+            prop_assert_eq!(
+                w.patterns_of(true).map(|p| &p.text).collect::<Vec<_>>(),
+                fresh.patterns_of(true).map(|p| &p.text).collect::<Vec<_>>()
+            );
+            prop_assert_eq!(w.has_exclusions(), fresh.has_exclusions());
+            for d in [&b"a"[..], b"b", b"b/c", b"a/b"] {
+                for e in [false, true] {
+                    for st in [false, true] {
+                        prop_assert_eq!(w.prefix_reopens(d, e, st), fresh.prefix_reopens(d, e, st));
+                    }
+                }
+            }
             for comps in &paths {
                 let mut parent: Option<MatchInfo> = None;
                 let mut path = Vec::new();
@@ -613,6 +677,8 @@ mod tests {
                     prop_assert_eq!(w.matches_using_parent_results(&path, None), linear(&w, &path, None), "{} (no parent)", at);
                     prop_assert_eq!(w.matches_or_parent_matches(&path), linear_or_parent(&w, &path), "{}", at);
                     prop_assert_eq!(w.all_matching(&path), fresh.all_matching(&path), "{}", at);
+                    prop_assert_eq!(w0.matches_using_parent_results(&path, None), linear(&w0, &path, None), "{} (w0)", at);
+                    prop_assert_eq!(m0.matches_using_parent_results(&path, None), linear(&m0, &path, None), "{} (m0)", at);
                     match got {
                         Ok((_, info)) => parent = Some(info),
                         Err(_) => break,
@@ -681,12 +747,14 @@ mod tests {
         assert!(b.matches_or_parent_matches(b"y").unwrap().excluded);
         // Without a pattern of a matcher whose index is built, then pushed.
         let w = a.without(3);
-        assert!(w.index_skip.is_some());
+        assert_eq!(w.removed, Some(3));
         assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
         assert!(w.matches_or_parent_matches(b"x4").unwrap().excluded);
         let mut w2 = w.clone();
         w2.push(0, b"x3").unwrap();
-        assert!(w2.index_skip.is_none());
+        assert!(w2.removed.is_none());
+        assert_eq!(w2.patterns().len(), 30);
+        assert_eq!(w2.patterns()[3].text, b"x4");
         assert!(w2.matches_or_parent_matches(b"x3").unwrap().excluded);
         assert!(w2.matches_or_parent_matches(b"x29").unwrap().excluded);
         assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
