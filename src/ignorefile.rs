@@ -71,22 +71,39 @@ fn is_clean(p: &[u8]) -> bool {
         return true;
     }
     let body = p.strip_prefix(b"/").unwrap_or(p);
-    // The length of the current component and whether it is all dots.
-    let mut len = 0;
-    let mut dots = true;
-    for &c in body {
-        if c == b'/' {
-            if len == 0 || (dots && len <= 2) {
+    if body.is_empty() || body.last() == Some(&b'/') {
+        return false;
+    }
+    // Only a component start can make a path unclean: an empty component
+    // (`//`, or a second leading `/`) or one of `.` and `..`. Most lines
+    // have no `.` nor `/` at a component start (a branch-free scan).
+    let suspect = matches!(body.first(), Some(b'.' | b'/'))
+        || body
+            .iter()
+            .zip(body.get(1..).unwrap_or_default())
+            .fold(false, |bad, (&a, &b)| {
+                bad | ((a == b'/') & ((b == b'/') | (b == b'.')))
+            });
+    if !suspect {
+        return true;
+    }
+    let mut prev = b'/';
+    for (k, &c) in body.iter().enumerate() {
+        if prev == b'/' {
+            if c == b'/' {
                 return false;
             }
-            len = 0;
-            dots = true;
-        } else {
-            len += 1;
-            dots &= c == b'.';
+            if c == b'.' {
+                // k is a position in body.
+                let comp = body[k..].split(|&c| c == b'/').next().unwrap_or_default();
+                if comp == b"." || comp == b".." {
+                    return false;
+                }
+            }
         }
+        prev = c;
     }
-    len > 0 && !(dots && len <= 2)
+    true
 }
 
 /// Go's `strings.TrimSpace`, with a shortcut for the usual line: one that

@@ -159,6 +159,7 @@ impl Matcher {
     /// and `filepath.Match` syntax checks happen here, in order.
     pub fn new(lines: &[PatternLine]) -> Result<Matcher, NewError> {
         let mut m = Matcher::default();
+        Arc::make_mut(&mut m.base).reserve_exact(lines.len());
         for l in lines {
             m.push(l.line, &l.pattern)?;
         }
