@@ -239,6 +239,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
         /// What is_clean accepts, Go's Clean leaves as it is.
         #[test]
         fn clean_shortcut(p in proptest::collection::vec(proptest::sample::select(

@@ -246,6 +246,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
         /// The shortcut of is_bad_pattern (no `[`, no backslash: never bad)
         /// agrees with running Go's Match.
         #[test]

@@ -317,6 +317,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
         /// The byte-level type is the one of the full translation.
         #[test]
         fn docker_type_agrees(t in pattern_bytes()) {
