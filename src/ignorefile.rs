@@ -8,6 +8,8 @@
 //! pattern with `filepath.Clean` and the removal of one leading `/`.
 //! `patternmatcher.New` then trims and cleans each line once more.
 
+use std::borrow::Cow;
+
 use crate::gostr::{clean, trim_space};
 
 /// Go's `bufio.MaxScanTokenSize`: the longest line the scanner accepts,
@@ -61,12 +63,76 @@ fn scan_lines(data: &[u8]) -> Result<Vec<&[u8]>, ReadError> {
     Ok(lines)
 }
 
+/// Whether Go's `path.Clean` leaves `p` as it is: `/`, or non-empty
+/// components that are not `.` or `..`, with at most one leading `/` and
+/// no trailing one. (`false` does not mean the contrary: `.` is clean.)
+fn is_clean(p: &[u8]) -> bool {
+    if p == b"/" {
+        return true;
+    }
+    let body = p.strip_prefix(b"/").unwrap_or(p);
+    if body.is_empty() || body.last() == Some(&b'/') {
+        return false;
+    }
+    // Only a component start can make a path unclean: an empty component
+    // (`//`, or a second leading `/`) or one of `.` and `..`. Most lines
+    // have no `.` nor `/` at a component start (a branch-free scan).
+    let suspect = matches!(body.first(), Some(b'.' | b'/'))
+        || body
+            .iter()
+            .zip(body.get(1..).unwrap_or_default())
+            .fold(false, |bad, (&a, &b)| {
+                bad | ((a == b'/') & ((b == b'/') | (b == b'.')))
+            });
+    if !suspect {
+        return true;
+    }
+    let mut prev = b'/';
+    for (k, &c) in body.iter().enumerate() {
+        if prev == b'/' {
+            if c == b'/' {
+                return false;
+            }
+            if c == b'.' {
+                // k is a position in body.
+                let comp = body[k..].split(|&c| c == b'/').next().unwrap_or_default();
+                if comp == b"." || comp == b".." {
+                    return false;
+                }
+            }
+        }
+        prev = c;
+    }
+    true
+}
+
+/// Go's `strings.TrimSpace`, with a shortcut for the usual line: one that
+/// starts and ends with a printable ASCII byte has nothing to trim.
+fn trim(b: &[u8]) -> &[u8] {
+    let printable = |c: Option<&u8>| c.is_some_and(|&c| c > b' ' && c < 0x7f);
+    if printable(b.first()) && printable(b.last()) {
+        return b;
+    }
+    trim_space(b)
+}
+
+/// `path.Clean`, without a copy when `p` is already clean (nearly every
+/// line of an ignore file).
+fn clean_cow(p: &[u8]) -> Cow<'_, [u8]> {
+    if is_clean(p) {
+        Cow::Borrowed(p)
+    } else {
+        Cow::Owned(clean(p))
+    }
+}
+
 /// Reads the bytes of an ignore file into pattern lines, as Docker's
 /// `ReadAll` does. Comments and blank lines are dropped; line numbers are
 /// kept.
 pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
-    let mut out = Vec::new();
-    for (i, line) in scan_lines(data)?.into_iter().enumerate() {
+    let lines = scan_lines(data)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
         let line = if i == 0 {
             line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
         } else {
@@ -75,12 +141,12 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
         if line.first() == Some(&b'#') {
             continue;
         }
-        let trimmed = trim_space(line);
+        let trimmed = trim(line);
         if trimmed.is_empty() {
             continue;
         }
         let (invert, body) = match trimmed.strip_prefix(b"!") {
-            Some(after) => (true, trim_space(after)),
+            Some(after) => (true, trim(after)),
             None => (false, trimmed),
         };
         let mut pattern = Vec::with_capacity(body.len() + 1);
@@ -88,10 +154,10 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
             pattern.push(b'!');
         }
         if !body.is_empty() {
-            let cleaned = clean(body);
+            let cleaned = clean_cow(body);
             let cleaned = match cleaned.strip_prefix(b"/") {
                 Some(after) if !after.is_empty() => after,
-                _ => cleaned.as_slice(),
+                _ => &cleaned[..],
             };
             pattern.extend_from_slice(cleaned);
         }
@@ -107,15 +173,15 @@ pub fn parse(data: &[u8]) -> Result<Vec<PatternLine>, ReadError> {
 /// A pattern as `patternmatcher.New` prepares it: trimmed and cleaned once
 /// more, `!` split off. `None` when New drops the line (empty).
 pub(crate) fn prepare_for_matcher(pattern: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let p = trim_space(pattern);
+    let p = trim(pattern);
     if p.is_empty() {
         return None;
     }
-    let p = clean(p);
+    let p = clean_cow(p);
     if let Some(after) = p.strip_prefix(b"!") {
         return Some((true, after.to_vec()));
     }
-    Some((false, p))
+    Some((false, p.into_owned()))
 }
 
 #[cfg(test)]
@@ -170,6 +236,41 @@ mod tests {
         bad_nl.extend(vec![b'a'; MAX_LINE]);
         bad_nl.push(b'\n');
         assert_eq!(parse(&bad_nl), Err(ReadError::LineTooLong { line: 2 }));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
+        /// What is_clean accepts, Go's Clean leaves as it is.
+        #[test]
+        fn clean_shortcut(p in proptest::collection::vec(proptest::sample::select(
+            b"a./!".to_vec()), 0..10)) {
+            if is_clean(&p) {
+                proptest::prop_assert_eq!(clean(&p), p.clone());
+            }
+            proptest::prop_assert_eq!(clean_cow(&p).into_owned(), clean(&p));
+        }
+
+        /// The shortcut of trim agrees with Go's TrimSpace.
+        #[test]
+        fn trim_shortcut(p in proptest::collection::vec(proptest::sample::select(
+            vec![b'a', b' ', b'\t', b'\x0b', b'~', 0x7f, 0x85, 0xc2, 0xa0, 0xe3, 0x80]), 0..8)) {
+            proptest::prop_assert_eq!(trim(&p), trim_space(&p));
+        }
+    }
+
+    #[test]
+    fn clean_shortcut_cases() {
+        for p in [
+            "a", "/", "/a/b", "a/b.c", "...", "a/.b", "a/...", "..a", "a/b/c",
+        ] {
+            assert!(is_clean(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "", ".", "a/", "//a", "a//b", "./a", "a/.", "a/..", "../a", "/..",
+        ] {
+            assert!(!is_clean(p.as_bytes()), "{p}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::fsx::{self, Child, Prefetch, Stat};
-use crate::matcher::{MatchError, MatchInfo, Matcher, Verdict};
+use crate::matcher::{without_trailing_glob, MatchError, MatchInfo, Matcher, Verdict};
 
 /// Which of Docker's context engines to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -209,24 +209,11 @@ impl<'m> Walker<'m> {
 
 const PATTERN_CHARS: &[u8] = b"*[]?^\\";
 
-fn without_trailing_glob(p: &[u8]) -> &[u8] {
-    let p = p.strip_suffix(b"/**").unwrap_or(p);
-    p.strip_suffix(b"/*").unwrap_or(p)
-}
-
 /// Whether some pattern of `m` (exceptions when `exceptions`, else normal
 /// ones) has text + `/` starting with `dir/`; BuildKit strips a trailing
 /// `/**` or `/*` first.
 pub(crate) fn prefix_reopens(m: &Matcher, dir: &[u8], exceptions: bool, strip: bool) -> bool {
-    m.patterns_of(exceptions).any(|p| {
-        let t = if strip {
-            without_trailing_glob(&p.text)
-        } else {
-            &p.text[..]
-        };
-        // t[dir.len()] only when t.len() > dir.len().
-        t.len() >= dir.len() && t.starts_with(dir) && (t.len() == dir.len() || t[dir.len()] == b'/')
-    })
+    m.prefix_reopens(dir, exceptions, strip)
 }
 
 /// Whether no pattern of `m` (exceptions when `exceptions`, else normal

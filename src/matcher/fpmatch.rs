@@ -206,6 +206,11 @@ fn get_esc(mut chunk: &[u8]) -> Result<(char, &[u8]), BadPattern> {
 
 /// Whether `patternmatcher.New` rejects the pattern (`filepath.Match(p, ".")`).
 pub fn is_bad_pattern(pattern: &[u8]) -> bool {
+    // Only a class (`[`) or an escape (a backslash) can be malformed: without
+    // either, Match cannot fail (a long ignore file is checked at once).
+    if !pattern.iter().any(|&c| c == b'[' || c == b'\\') {
+        return false;
+    }
     go_match(pattern, b".").is_err()
 }
 
@@ -237,6 +242,18 @@ mod tests {
             "[[]",
         ] {
             assert!(!is_bad_pattern(p.as_bytes()), "{p} should be accepted");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
+        /// The shortcut of is_bad_pattern (no `[`, no backslash: never bad)
+        /// agrees with running Go's Match.
+        #[test]
+        fn shortcut_agrees(p in proptest::collection::vec(proptest::sample::select(
+            b"ab*?[]\\-^!/.".to_vec()), 0..8)) {
+            proptest::prop_assert_eq!(is_bad_pattern(&p), go_match(&p, b".").is_err());
         }
     }
 

@@ -14,6 +14,8 @@ mod pattern;
 
 pub use pattern::Pattern;
 
+use std::sync::{Arc, OnceLock};
+
 use crate::gostr::parent_of;
 use crate::ignorefile::{prepare_for_matcher, PatternLine};
 
@@ -62,43 +64,47 @@ pub struct MatchError {
 
 /// Per-pattern "matched the parent" bits that Docker's walkers carry from
 /// a directory to its children (`patternmatcher.MatchInfo`).
+///
+/// Go holds one bool per pattern; few patterns ever match a given path, so
+/// only the indices of the set bits are kept (no allocation at all when
+/// none is set, the usual case even with a long ignore file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchInfo {
-    bits: Vec<u64>,
+    /// Go's `len(parentMatched) != 0`: a result of a matcher with at least
+    /// one pattern (the zero value means "no parent results").
+    present: bool,
+    /// The indices of the set bits, ascending.
+    set: Vec<u32>,
 }
 
 impl MatchInfo {
     fn with_len(n: usize) -> MatchInfo {
         MatchInfo {
-            bits: vec![0; n.div_ceil(64)],
+            present: n > 0,
+            set: Vec::new(),
         }
     }
     fn get(&self, i: usize) -> bool {
-        self.bits
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+        u32::try_from(i).is_ok_and(|i| self.set.binary_search(&i).is_ok())
     }
     fn set(&mut self, i: usize) {
-        if let Some(w) = self.bits.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
+        let Ok(i) = u32::try_from(i) else { return };
+        match self.set.last() {
+            // The evaluation goes in ascending order: an append.
+            Some(&last) if last >= i => {
+                if let Err(k) = self.set.binary_search(&i) {
+                    self.set.insert(k, i);
+                }
+            }
+            _ => self.set.push(i),
         }
     }
     fn is_empty(&self) -> bool {
-        self.bits.is_empty()
+        !self.present
     }
     /// The indices of the set bits, ascending.
     fn ones(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bits.iter().enumerate().flat_map(|(w, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let b = word.trailing_zeros();
-                word &= word - 1;
-                Some(w as u32 * 64 + b)
-            })
-        })
+        self.set.iter().copied()
     }
 }
 
@@ -113,16 +119,39 @@ pub struct Verdict {
     pub by: Option<usize>,
 }
 
+/// A pattern's text without a trailing `/**` or `/*` (as BuildKit strips
+/// it before its prefix test).
+pub(crate) fn without_trailing_glob(p: &[u8]) -> &[u8] {
+    let p = p.strip_suffix(b"/**").unwrap_or(p);
+    p.strip_suffix(b"/*").unwrap_or(p)
+}
+
 /// A compiled list of Docker patterns.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
-    patterns: Vec<Pattern>,
+    /// The stored patterns, shared by clones (the context keeps the file's
+    /// matcher and the engine's, which is the same until the CLI appends
+    /// to it) and by the matchers [`Matcher::without`] makes.
+    base: Arc<Vec<Pattern>>,
+    /// `Some(k)`: this matcher's patterns are `base` without the one at
+    /// `k` ([`Matcher::without`]: the report makes one per deciding line of
+    /// a file that may have 10,000, and keeps them all during its walk).
+    /// Pattern `i` of the matcher is `base[i]` before `k`, `base[i + 1]`
+    /// from it on.
+    removed: Option<usize>,
+    /// With `removed`, the matcher's patterns as one slice, made only if
+    /// [`Matcher::patterns`] is asked for.
+    view: OnceLock<Vec<Pattern>>,
     exclusions: bool,
     /// Indices of the exception (`!`) patterns.
     exceptions: Vec<usize>,
-    /// Built on first use for long pattern lists; shared by clones (same
-    /// patterns), replaced when the patterns change.
-    index: std::sync::Arc<std::sync::OnceLock<index::Index>>,
+    /// Built on first use for long pattern lists, over `base` (with
+    /// `removed`, its indices are mapped to the matcher's); shared by
+    /// clones and [`Matcher::without`], replaced when `base` changes.
+    index: Arc<OnceLock<index::Index>>,
+    /// For [`Matcher::prefix_reopens`] on long lists: one lazily built
+    /// table per (exceptions, strip) pair.
+    reopen: Arc<[OnceLock<index::Prefixes>; 4]>,
 }
 
 impl Matcher {
@@ -130,6 +159,7 @@ impl Matcher {
     /// and `filepath.Match` syntax checks happen here, in order.
     pub fn new(lines: &[PatternLine]) -> Result<Matcher, NewError> {
         let mut m = Matcher::default();
+        Arc::make_mut(&mut m.base).reserve_exact(lines.len());
         for l in lines {
             m.push(l.line, &l.pattern)?;
         }
@@ -148,25 +178,90 @@ impl Matcher {
             let pattern = String::from_utf8_lossy(&text).into_owned();
             return Err(NewError::Syntax { line, pattern });
         }
+        self.materialize();
         self.exclusions |= exclusion;
         if exclusion {
-            self.exceptions.push(self.patterns.len());
+            self.exceptions.push(self.len());
         }
-        self.patterns.push(Pattern::new(line, text, exclusion));
-        self.index = Default::default();
+        Arc::make_mut(&mut self.base).push(Pattern::new(line, text, exclusion));
+        self.reset_lazy();
         Ok(())
+    }
+
+    /// Stores the matcher's own patterns in `base` (no `removed`).
+    fn materialize(&mut self) {
+        if self.removed.is_some() {
+            self.base = Arc::new(self.iter().cloned().collect());
+            self.removed = None;
+            self.view = OnceLock::new();
+            self.index = Default::default();
+        }
+    }
+
+    /// The number of patterns.
+    fn len(&self) -> usize {
+        self.base.len() - usize::from(self.removed.is_some())
+    }
+
+    /// Pattern `i` of the matcher.
+    fn pattern(&self, i: usize) -> Option<&Pattern> {
+        match self.removed {
+            Some(k) if i >= k => self.base.get(i + 1),
+            _ => self.base.get(i),
+        }
+    }
+
+    /// The matcher's patterns, in order.
+    fn iter(&self) -> impl Iterator<Item = &Pattern> + '_ {
+        let skip = self.removed.unwrap_or(usize::MAX);
+        self.base
+            .iter()
+            .enumerate()
+            .filter(move |&(j, _)| j != skip)
+            .map(|(_, p)| p)
+    }
+
+    /// `removed`, as the index's candidates take it.
+    fn skip(&self) -> Option<u32> {
+        self.removed.and_then(|k| u32::try_from(k).ok())
+    }
+
+    /// Forgets the tables built for the previous patterns (in place when
+    /// no clone shares them: a long file is read one push at a time).
+    fn reset_lazy(&mut self) {
+        match Arc::get_mut(&mut self.index) {
+            Some(ix) => {
+                ix.take();
+            }
+            None => self.index = Default::default(),
+        }
+        match Arc::get_mut(&mut self.reopen) {
+            Some(r) => r.iter_mut().for_each(|t| {
+                t.take();
+            }),
+            None => self.reopen = Default::default(),
+        }
     }
 
     /// The same matcher without the pattern at `index` (what removing
     /// that line from the ignore file gives).
+    ///
+    /// The patterns and the index are shared with this matcher (neither
+    /// is copied nor rebuilt: both cost as much as reading the file).
     pub fn without(&self, index: usize) -> Matcher {
         let mut m = self.clone();
-        if index < m.patterns.len() {
-            m.patterns.remove(index);
+        m.materialize();
+        if index >= m.len() || u32::try_from(index).is_err() {
+            return m;
         }
-        m.index = Default::default();
-        m.exceptions = (0..m.patterns.len())
-            .filter(|&i| m.patterns[i].exclusion) // i in 0..len
+        m.removed = Some(index);
+        m.view = OnceLock::new();
+        m.reopen = Default::default();
+        m.exceptions = m
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.exclusion)
+            .map(|(i, _)| i)
             .collect();
         m.exclusions = !m.exceptions.is_empty();
         m
@@ -174,7 +269,10 @@ impl Matcher {
 
     /// The patterns, in order.
     pub fn patterns(&self) -> &[Pattern] {
-        &self.patterns
+        match self.removed {
+            None => &self.base,
+            Some(_) => self.view.get_or_init(|| self.iter().cloned().collect()),
+        }
     }
 
     /// Whether any exception (`!`) pattern exists.
@@ -186,16 +284,57 @@ impl Matcher {
     pub fn patterns_of(&self, exceptions: bool) -> Box<dyn Iterator<Item = &Pattern> + '_> {
         if exceptions {
             // Usually few, even in a long file: kept apart.
-            Box::new(self.exceptions.iter().filter_map(|&i| self.patterns.get(i)))
+            Box::new(self.exceptions.iter().filter_map(|&i| self.pattern(i)))
         } else {
-            Box::new(self.patterns.iter().filter(|p| !p.exclusion))
+            Box::new(self.iter().filter(|p| !p.exclusion))
         }
     }
 
-    // err, test and any_parent_matches take an index that every caller has
-    // already looked up with patterns.get(i) (or enumerated), so it is < len.
-    fn err(&self, index: usize, path: &[u8]) -> MatchError {
-        let p = &self.patterns[index];
+    /// Whether some pattern of this matcher (exceptions when `exceptions`,
+    /// else the others) has text + `/` starting with `dir/`; with `strip`,
+    /// a trailing `/**` or `/*` is removed from the text first (BuildKit).
+    /// The walkers ask this for every directory they may skip.
+    pub(crate) fn prefix_reopens(&self, dir: &[u8], exceptions: bool, strip: bool) -> bool {
+        let on_the_way = |t: &[u8]| {
+            let t = if strip { without_trailing_glob(t) } else { t };
+            // t[dir.len()] only when t.len() > dir.len().
+            t.len() >= dir.len()
+                && t.starts_with(dir)
+                && (t.len() == dir.len() || t[dir.len()] == b'/')
+        };
+        let count = if exceptions {
+            self.exceptions.len()
+        } else {
+            self.len() - self.exceptions.len()
+        };
+        let slot = usize::from(exceptions) * 2 + usize::from(strip);
+        let table = match self.reopen.get(slot) {
+            Some(t) if count >= index::MIN_PATTERNS => t,
+            _ => return self.patterns_of(exceptions).any(|p| on_the_way(&p.text)),
+        };
+        let table = table.get_or_init(|| {
+            index::Prefixes::new(
+                self.iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.exclusion == exceptions)
+                    .map(|(i, p)| {
+                        let t = if strip {
+                            without_trailing_glob(&p.text)
+                        } else {
+                            &p.text[..]
+                        };
+                        (i as u32, t)
+                    }),
+            )
+        });
+        table.candidates(dir).any(|i| {
+            self.pattern(i as usize)
+                .is_some_and(|p| p.exclusion == exceptions && on_the_way(&p.text))
+        })
+    }
+
+    /// The error for pattern `p`, the matcher's pattern `index`.
+    fn err(&self, index: usize, p: &Pattern, path: &[u8]) -> MatchError {
         MatchError {
             index,
             line: p.line,
@@ -204,10 +343,9 @@ impl Matcher {
         }
     }
 
-    fn test(&self, i: usize, path: &[u8]) -> Result<bool, MatchError> {
-        self.patterns[i]
-            .matches(path)
-            .map_err(|_| self.err(i, path))
+    /// Tests pattern `p`, the matcher's pattern `i`.
+    fn test(&self, i: usize, p: &Pattern, path: &[u8]) -> Result<bool, MatchError> {
+        p.matches(path).map_err(|_| self.err(i, p, path))
     }
 
     /// Go's `MatchesUsingParentResults`: `parent` is the info of the
@@ -219,7 +357,7 @@ impl Matcher {
         parent: Option<&MatchInfo>,
     ) -> Result<(Verdict, MatchInfo), MatchError> {
         let parent = parent.filter(|p| !p.is_empty());
-        let mut info = MatchInfo::with_len(self.patterns.len());
+        let mut info = MatchInfo::with_len(self.len());
         let mut v = Verdict {
             excluded: false,
             by: None,
@@ -230,8 +368,8 @@ impl Matcher {
         // their candidates are added.
         if let Some(ix) = self.index() {
             let candidates = match parent {
-                Some(p) => ix.candidates(path, p.ones()),
-                None => ix.candidates_with_ancestors(path),
+                Some(p) => ix.candidates(path, p.ones(), self.skip()),
+                None => ix.candidates_with_ancestors(path, self.skip()),
             };
             self.evaluate(
                 path,
@@ -241,15 +379,15 @@ impl Matcher {
                 &mut info,
             )?;
         } else {
-            self.evaluate(path, parent, 0..self.patterns.len(), &mut v, &mut info)?;
+            self.evaluate(path, parent, 0..self.len(), &mut v, &mut info)?;
         }
         Ok((v, info))
     }
 
     /// The candidate index, for long pattern lists.
     fn index(&self) -> Option<&index::Index> {
-        (self.patterns.len() >= index::MIN_PATTERNS)
-            .then(|| self.index.get_or_init(|| index::Index::new(&self.patterns)))
+        (self.len() >= index::MIN_PATTERNS)
+            .then(|| self.index.get_or_init(|| index::Index::new(&self.base)))
     }
 
     /// The patterns that may match `path` itself (not counting its
@@ -258,11 +396,11 @@ impl Matcher {
     pub fn direct_candidates(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates(path, std::iter::empty())
+                .candidates(path, std::iter::empty(), self.skip())
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
-            None => (0..self.patterns.len()).collect(),
+            None => (0..self.len()).collect(),
         }
     }
 
@@ -271,11 +409,11 @@ impl Matcher {
     fn candidates_with_ancestors(&self, path: &[u8]) -> Vec<usize> {
         match self.index() {
             Some(ix) => ix
-                .candidates_with_ancestors(path)
+                .candidates_with_ancestors(path, self.skip())
                 .into_iter()
                 .map(|i| i as usize)
                 .collect(),
-            None => (0..self.patterns.len()).collect(),
+            None => (0..self.len()).collect(),
         }
     }
 
@@ -289,7 +427,7 @@ impl Matcher {
         info: &mut MatchInfo,
     ) -> Result<(), MatchError> {
         for i in indices {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             let mut matched = parent.is_some_and(|p| p.get(i));
@@ -297,9 +435,9 @@ impl Matcher {
                 if pattern.exclusion != v.excluded {
                     continue;
                 }
-                matched = self.test(i, path)?;
+                matched = self.test(i, pattern, path)?;
                 if !matched && parent.is_none() {
-                    matched = self.any_parent_matches(i, path);
+                    matched = any_parent_matches(pattern, path);
                 }
             }
             if matched {
@@ -311,23 +449,6 @@ impl Matcher {
         Ok(())
     }
 
-    /// Whether pattern `i` matches a proper ancestor of `path` (errors are
-    /// ignored here, as Go ignores them: the path itself was tested first).
-    fn any_parent_matches(&self, i: usize, path: &[u8]) -> bool {
-        let parent = parent_of(path);
-        if parent == b"." {
-            return false;
-        }
-        let p = &self.patterns[i]; // i < len: see err
-        parent
-            .iter()
-            .enumerate()
-            .filter(|&(_, &c)| c == b'/')
-            .map(|(k, _)| &parent[..k]) // k is a position in parent
-            .chain(std::iter::once(parent))
-            .any(|prefix| p.matches(prefix).unwrap_or(false))
-    }
-
     /// Go's `MatchesOrParentMatches`.
     pub fn matches_or_parent_matches(&self, path: &[u8]) -> Result<Verdict, MatchError> {
         let mut v = Verdict {
@@ -335,13 +456,13 @@ impl Matcher {
             by: None,
         };
         for i in self.candidates_with_ancestors(path) {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             if pattern.exclusion != v.excluded {
                 continue;
             }
-            let matched = self.test(i, path)? || self.any_parent_matches(i, path);
+            let matched = self.test(i, pattern, path)? || any_parent_matches(pattern, path);
             if matched {
                 v.excluded = !pattern.exclusion;
                 v.by = Some(i);
@@ -361,13 +482,13 @@ impl Matcher {
         };
         let mut excluded = false;
         for i in self.candidates_with_ancestors(path) {
-            let Some(pattern) = self.patterns.get(i) else {
+            let Some(pattern) = self.pattern(i) else {
                 continue;
             };
             if pattern.exclusion != excluded {
                 continue;
             }
-            let mut matched = self.test(i, path)?;
+            let mut matched = self.test(i, pattern, path)?;
             if !matched && !parent_dirs.is_empty() && pattern.dirs <= parent_dirs.len() {
                 // pattern.dirs <= parent_dirs.len(): checked just above.
                 let prefix = parent_dirs[..pattern.dirs].join(&b'/');
@@ -385,12 +506,28 @@ impl Matcher {
     pub fn all_matching(&self, path: &[u8]) -> Vec<usize> {
         self.candidates_with_ancestors(path)
             .into_iter()
-            .filter(|&i| match self.patterns.get(i) {
-                Some(p) => p.matches(path).unwrap_or(false) || self.any_parent_matches(i, path),
+            .filter(|&i| match self.pattern(i) {
+                Some(p) => p.matches(path).unwrap_or(false) || any_parent_matches(p, path),
                 None => false,
             })
             .collect()
     }
+}
+
+/// Whether `p` matches a proper ancestor of `path` (errors are ignored
+/// here, as Go ignores them: the path itself was tested first).
+fn any_parent_matches(p: &Pattern, path: &[u8]) -> bool {
+    let parent = parent_of(path);
+    if parent == b"." {
+        return false;
+    }
+    parent
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c == b'/')
+        .map(|(k, _)| &parent[..k]) // k is a position in parent
+        .chain(std::iter::once(parent))
+        .any(|prefix| p.matches(prefix).unwrap_or(false))
 }
 
 #[cfg(test)]
@@ -416,12 +553,12 @@ mod tests {
         parent: Option<&MatchInfo>,
     ) -> Result<(Verdict, MatchInfo), MatchError> {
         let parent = parent.filter(|p| !p.is_empty());
-        let mut info = MatchInfo::with_len(m.patterns.len());
+        let mut info = MatchInfo::with_len(m.len());
         let mut v = Verdict {
             excluded: false,
             by: None,
         };
-        m.evaluate(path, parent, 0..m.patterns.len(), &mut v, &mut info)?;
+        m.evaluate(path, parent, 0..m.len(), &mut v, &mut info)?;
         Ok((v, info))
     }
 
@@ -431,11 +568,11 @@ mod tests {
             excluded: false,
             by: None,
         };
-        for (i, pattern) in m.patterns.iter().enumerate() {
+        for (i, pattern) in m.iter().enumerate() {
             if pattern.exclusion != v.excluded {
                 continue;
             }
-            if m.test(i, path)? || m.any_parent_matches(i, path) {
+            if m.test(i, pattern, path)? || any_parent_matches(pattern, path) {
                 v.excluded = !pattern.exclusion;
                 v.by = Some(i);
             }
@@ -455,7 +592,7 @@ mod tests {
         ) {
             let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
             let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
-            prop_assume!(m.patterns.len() >= index::MIN_PATTERNS);
+            prop_assume!(m.len() >= index::MIN_PATTERNS);
             for comps in &paths {
                 // Walk down the path with parent infos, as the walker does.
                 let mut parent: Option<MatchInfo> = None;
@@ -482,6 +619,146 @@ mod tests {
                 }
             }
         }
+
+        /// A matcher made by `without` from one whose index is built (it
+        /// shares that index) gives what testing every pattern gives, and
+        /// what a matcher read without that line gives.
+        #[test]
+        fn without_shares_the_index(
+            picks in proptest::collection::vec(0..POOL.len(), index::MIN_PATTERNS + 1..60),
+            drop in 0usize..60,
+            paths in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 1..5), 1..20),
+        ) {
+            let text: String = picks.iter().map(|&i| format!("{}\n", POOL[i])).collect();
+            let m = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
+            prop_assume!(m.len() > index::MIN_PATTERNS);
+            let drop = drop % m.len();
+            let lines: Vec<&str> = text.lines().enumerate().filter(|&(i, _)| i != drop).map(|(_, l)| l).collect();
+            let fresh = Matcher::new(&parse(lines.join("\n").as_bytes()).unwrap()).unwrap();
+            // A matcher whose index is not built yet: its `without` builds
+            // the shared index (over every pattern) on first use.
+            let m0 = Matcher::new(&parse(text.as_bytes()).unwrap()).unwrap();
+            let w0 = m0.without(drop);
+            let _ = m.matches_using_parent_results(b"a", None);
+            prop_assert!(m.index.get().is_some());
+            let w = m.without(drop);
+            prop_assert_eq!(w.removed, Some(drop));
+            prop_assert!(Arc::ptr_eq(&w.index, &m.index) && Arc::ptr_eq(&w.base, &m.base));
+            prop_assert_eq!(w.patterns().len(), fresh.patterns().len());
+            for (a, b) in w.patterns().iter().zip(fresh.patterns()) {
+                prop_assert_eq!(&a.text, &b.text);
+                prop_assert_eq!(a.exclusion, b.exclusion);
+            }
+            prop_assert_eq!(
+                w.patterns_of(true).map(|p| &p.text).collect::<Vec<_>>(),
+                fresh.patterns_of(true).map(|p| &p.text).collect::<Vec<_>>()
+            );
+            prop_assert_eq!(w.has_exclusions(), fresh.has_exclusions());
+            for d in [&b"a"[..], b"b", b"b/c", b"a/b"] {
+                for e in [false, true] {
+                    for st in [false, true] {
+                        prop_assert_eq!(w.prefix_reopens(d, e, st), fresh.prefix_reopens(d, e, st));
+                    }
+                }
+            }
+            for comps in &paths {
+                let mut parent: Option<MatchInfo> = None;
+                let mut path = Vec::new();
+                for &c in comps {
+                    if !path.is_empty() {
+                        path.push(b'/');
+                    }
+                    path.extend_from_slice(NAMES[c].as_bytes());
+                    let at = String::from_utf8_lossy(&path).into_owned();
+                    let got = w.matches_using_parent_results(&path, parent.as_ref());
+                    prop_assert_eq!(&got, &linear(&w, &path, parent.as_ref()), "{} in {:?} without {}", at, text, drop);
+                    // (The fresh file numbers its lines differently.)
+                    let strip = |r: &Result<(Verdict, MatchInfo), MatchError>| r.clone().map_err(|e| (e.index, e.pattern));
+                    prop_assert_eq!(strip(&got), strip(&fresh.matches_using_parent_results(&path, parent.as_ref())), "{}", at);
+                    prop_assert_eq!(w.matches_using_parent_results(&path, None), linear(&w, &path, None), "{} (no parent)", at);
+                    prop_assert_eq!(w.matches_or_parent_matches(&path), linear_or_parent(&w, &path), "{}", at);
+                    prop_assert_eq!(w.all_matching(&path), fresh.all_matching(&path), "{}", at);
+                    prop_assert_eq!(w0.matches_using_parent_results(&path, None), linear(&w0, &path, None), "{} (w0)", at);
+                    prop_assert_eq!(m0.matches_using_parent_results(&path, None), linear(&m0, &path, None), "{} (m0)", at);
+                    match got {
+                        Ok((_, info)) => parent = Some(info),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+
+        /// prefix_reopens with its table (long lists) answers as the scan
+        /// of every pattern does.
+        #[test]
+        fn prefix_reopens_agrees(
+            texts in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 1..4), 0..60),
+            bangs in proptest::collection::vec(proptest::bool::ANY, 60),
+            globs in proptest::collection::vec(0u8..3, 60),
+            dirs in proptest::collection::vec(proptest::collection::vec(0..NAMES.len(), 0..4), 1..20),
+        ) {
+            let mut m = Matcher::default();
+            for (k, comps) in texts.iter().enumerate() {
+                let mut t = if bangs[k] { "!".to_string() } else { String::new() };
+                t.push_str(&comps.iter().map(|&c| NAMES[c]).collect::<Vec<_>>().join("/"));
+                t.push_str(["", "/**", "/*"][usize::from(globs[k])]);
+                m.push(k + 1, t.as_bytes()).unwrap();
+            }
+            for comps in &dirs {
+                let dir = comps.iter().map(|&c| NAMES[c]).collect::<Vec<_>>().join("/");
+                for exceptions in [false, true] {
+                    for strip in [false, true] {
+                        let scan = m.patterns_of(exceptions).any(|p| {
+                            let t = if strip { without_trailing_glob(&p.text) } else { &p.text[..] };
+                            t == dir.as_bytes() || (t.starts_with(dir.as_bytes()) && t.get(dir.len()) == Some(&b'/'))
+                        });
+                        prop_assert_eq!(m.prefix_reopens(dir.as_bytes(), exceptions, strip), scan, "{} {} {}", dir, exceptions, strip);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn match_info_is_sparse() {
+        let mut i = MatchInfo::with_len(10_000);
+        assert!(!i.is_empty());
+        assert!(MatchInfo::with_len(0).is_empty());
+        assert!(MatchInfo::default().is_empty());
+        i.set(9_999);
+        i.set(3);
+        i.set(700);
+        i.set(3);
+        assert_eq!(i.ones().collect::<Vec<_>>(), [3, 700, 9_999]);
+        assert!(i.get(700) && i.get(3) && !i.get(4) && !i.get(usize::MAX));
+    }
+
+    #[test]
+    fn push_after_sharing_does_not_reuse_the_index() {
+        // A clone shares the (not yet built) index; after a push to one of
+        // them, each must see an index for its own patterns.
+        let text: String = (0..30).map(|i| format!("x{i}\n")).collect();
+        let a = m(&text);
+        let mut b = a.clone();
+        b.push(0, b"!x3").unwrap();
+        b.push(0, b"y").unwrap();
+        assert!(a.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(!a.matches_or_parent_matches(b"y").unwrap().excluded);
+        assert!(!b.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(b.matches_or_parent_matches(b"y").unwrap().excluded);
+        // Without a pattern of a matcher whose index is built, then pushed.
+        let w = a.without(3);
+        assert_eq!(w.removed, Some(3));
+        assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(w.matches_or_parent_matches(b"x4").unwrap().excluded);
+        let mut w2 = w.clone();
+        w2.push(0, b"x3").unwrap();
+        assert!(w2.removed.is_none());
+        assert_eq!(w2.patterns().len(), 30);
+        assert_eq!(w2.patterns()[3].text, b"x4");
+        assert!(w2.matches_or_parent_matches(b"x3").unwrap().excluded);
+        assert!(w2.matches_or_parent_matches(b"x29").unwrap().excluded);
+        assert!(!w.matches_or_parent_matches(b"x3").unwrap().excluded);
     }
 
     fn m(file: &str) -> Matcher {

@@ -36,7 +36,67 @@ pub struct Pattern {
     pub exclusion: bool,
     /// Number of `/`-separated components (Go's `len(pattern.dirs)`).
     pub(crate) dirs: usize,
+    /// Docker's type ([`docker_type`]): 0 exact, 1 prefix, 2 suffix,
+    /// 3 regexp.
+    pub(crate) ty: u8,
     kind: OnceLock<Kind>,
+}
+
+/// The type [`docker_regexp`] gives `text` (0 exact, 1 prefix, 2 suffix,
+/// 3 regexp), without building the regexp: a long ignore file has
+/// thousands of patterns and most are never tested.
+///
+/// Docker's scanner reads runes, but only ASCII runes steer the type, and a
+/// UTF-8 sequence (or an invalid byte read as U+FFFD) never holds an ASCII
+/// byte: reading bytes gives the same type. Each multi-byte rune counts as
+/// several tokens here, which only matters for "is this the first token",
+/// and a first rune is the first byte either way.
+pub(crate) fn docker_type(text: &[u8]) -> u8 {
+    const EXACT: u8 = 0;
+    const PREFIX: u8 = 1;
+    const SUFFIX: u8 = 2;
+    const REGEXP: u8 = 3;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let mut ty = EXACT;
+    let mut first = true;
+    let mut pos = 0;
+    while let Some(&ch) = text.get(pos) {
+        pos += 1;
+        match ch {
+            b'*' if text.get(pos) == Some(&b'*') => {
+                pos += 1;
+                if text.get(pos) == Some(&b'/') {
+                    pos += 1;
+                }
+                if pos >= text.len() {
+                    ty = if ty == EXACT { PREFIX } else { REGEXP };
+                } else {
+                    ty = REGEXP;
+                }
+                if first {
+                    ty = SUFFIX;
+                }
+            }
+            b'*' | b'?' | b'[' | b']' => ty = REGEXP,
+            b'\\' if pos < text.len() => {
+                // The escaped rune is consumed; its other bytes (if any)
+                // are continuation bytes, which change nothing.
+                pos += 1;
+                ty = REGEXP;
+            }
+            _ => {}
+        }
+        first = false;
+    }
+    ty
+}
+
+/// Whether the Go regexp Docker builds for `text` may fail to compile.
+/// `false` is a proof: without `[ ] \ { } | ^` in the pattern, the regexp
+/// holds only literals, the escapes `\. \+ \( \) \$` and Docker's own
+/// `[^/]*`, `[^/]`, `(.*/)?` and `.*`, which Go always accepts.
+pub(crate) fn may_be_bad_regexp(text: &[u8]) -> bool {
+    text.iter().any(|c| b"[]\\{}|^".contains(c))
 }
 
 /// The Go regexp text Docker builds for a pattern, and its type.
@@ -123,28 +183,28 @@ pub(crate) fn docker_regexp(text: &[u8]) -> (String, u8) {
 impl Pattern {
     /// A pattern from its cleaned text (no `!`).
     pub fn new(line: usize, text: Vec<u8>, exclusion: bool) -> Pattern {
-        let dirs = text.split(|&c| c == b'/').count();
+        // Go's len(strings.Split(text, "/")): one more than the slashes.
+        let dirs = text.iter().filter(|&&c| c == b'/').count() + 1;
+        let ty = docker_type(&text);
         Pattern {
             line,
             text,
             exclusion,
             dirs,
+            ty,
             kind: OnceLock::new(),
         }
     }
 
     pub(crate) fn kind(&self) -> &Kind {
-        self.kind.get_or_init(|| {
-            let (reg, ty) = docker_regexp(&self.text);
-            match ty {
-                0 => Kind::Exact,
-                1 => Kind::Prefix,
-                2 => Kind::Suffix,
-                _ => match goregex::compile(&reg) {
-                    Ok(re) => Kind::Regex(re),
-                    Err(e) => Kind::Bad(e.0),
-                },
-            }
+        self.kind.get_or_init(|| match self.ty {
+            0 => Kind::Exact,
+            1 => Kind::Prefix,
+            2 => Kind::Suffix,
+            _ => match goregex::compile(&docker_regexp(&self.text).0) {
+                Ok(re) => Kind::Regex(re),
+                Err(e) => Kind::Bad(e.0),
+            },
         })
     }
 
@@ -155,18 +215,10 @@ impl Pattern {
             return matches!(k, Kind::Bad(_));
         }
         // Without building the regexp (a long ignore file has thousands):
-        // Go's syntax is checked by translating it.
-        let (reg, ty) = docker_regexp(&self.text);
-        ty == 3 && self.is_bad_regexp(&reg)
-    }
-
-    /// [`Pattern::is_bad`] for a regexp pattern whose Go regexp text
-    /// ([`docker_regexp`]) is `reg`.
-    pub(crate) fn is_bad_regexp(&self, reg: &str) -> bool {
-        match self.kind.get() {
-            Some(k) => matches!(k, Kind::Bad(_)),
-            None => goregex::translate(reg).is_err(),
-        }
+        // Go's syntax is checked by translating it, when it can fail.
+        self.ty == 3
+            && may_be_bad_regexp(&self.text)
+            && goregex::translate(&docker_regexp(&self.text).0).is_err()
     }
 
     /// The pattern's text as written in messages, with `!` for exceptions.
@@ -229,6 +281,84 @@ mod tests {
                 docker_regexp(pat.as_bytes()),
                 (reg.to_string(), ty),
                 "{pat}"
+            );
+        }
+    }
+
+    /// Bytes that steer Docker's translation, with a BOM, a multi-byte
+    /// rune, a lone continuation byte and a truncated sequence.
+    fn pattern_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let parts: Vec<&'static [u8]> = vec![
+            b"*",
+            b"**",
+            b"/",
+            b"?",
+            b"\\",
+            b"[",
+            b"]",
+            b"a",
+            b".",
+            b"{",
+            b"}",
+            b"|",
+            b"^",
+            b"$",
+            b"(",
+            b"+",
+            b"2",
+            b",",
+            b"\xEF\xBB\xBF",
+            "\u{e9}".as_bytes(),
+            b"\x82",
+            b"\xE2\x82",
+        ];
+        proptest::collection::vec(proptest::sample::select(parts), 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..proptest::prelude::ProptestConfig::default() })]
+
+        /// The byte-level type is the one of the full translation.
+        #[test]
+        fn docker_type_agrees(t in pattern_bytes()) {
+            proptest::prop_assert_eq!(docker_type(&t), docker_regexp(&t).1);
+        }
+
+        /// A pattern may_be_bad_regexp clears always translates.
+        #[test]
+        fn may_be_bad_is_conservative(t in pattern_bytes()) {
+            if !may_be_bad_regexp(&t) {
+                let (reg, _) = docker_regexp(&t);
+                proptest::prop_assert!(goregex::translate(&reg).is_ok(), "{:?}", reg);
+                proptest::prop_assert!(Pattern::new(1, t.clone(), false).matches(b"a").is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn docker_type_cases() {
+        for t in [
+            "foo",
+            "foo**",
+            "foo/**",
+            "**/foo",
+            "**",
+            "**/*.txt",
+            "a**b",
+            "\\*",
+            "foo\\",
+            "\u{feff}**",
+            "\u{feff}a**",
+            "é**",
+            "\\é",
+            "[*]",
+            "?",
+        ] {
+            assert_eq!(
+                docker_type(t.as_bytes()),
+                docker_regexp(t.as_bytes()).1,
+                "{t}"
             );
         }
     }
