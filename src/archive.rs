@@ -798,41 +798,96 @@ pub fn pack_fd<W: Write + std::os::fd::AsRawFd>(
     Ok((out, summary))
 }
 
+/// One sent entry, handed from the walk to the writer.
+struct Sent {
+    rel: Vec<u8>,
+    abs: std::path::PathBuf,
+    meta: Option<Stat>,
+}
+
+/// Entries per hand-over from the walk to the writer.
+const BATCH: usize = 64;
+
 fn pack_with<W: Write>(
     ctx: &crate::context::Context,
     mut tb: TarBuilder<W>,
     mut skip: impl FnMut(&Path) -> bool,
 ) -> crate::error::Result<(W, PackSummary)> {
     use crate::walk::{Event, Status, WalkMode};
+    use std::sync::mpsc;
     let mut summary = PackSummary::default();
-    let warnings = ctx.walk_meta(WalkMode::Sent, |ev| {
-        let Event::Entry(e) = ev else { return Ok(()) };
-        if e.status != Status::Sent || skip(e.abs) {
-            return Ok(());
-        }
-        // The walk read the entry's lstat with its directory's listing;
-        // BuildKit's lazily sent parents come without one.
-        let added = match e.meta {
-            Some(st) => tb.add_with_meta(e.path, e.abs, st),
-            None => tb.add(e.path, e.abs),
+    // The walk (listings, lstat, matching) runs on its own thread, a few
+    // batches ahead of the writer (open, read, write): the archive's order
+    // is the walk's, and memory stays bounded.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Sent>>(8);
+    let (walked, written) = std::thread::scope(|scope| {
+        let walker = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let r = ctx.walk_meta(WalkMode::Sent, |ev| {
+                let Event::Entry(e) = ev else { return Ok(()) };
+                if e.status != Status::Sent {
+                    return Ok(());
+                }
+                batch.push(Sent {
+                    rel: e.path.to_vec(),
+                    abs: e.abs.to_path_buf(),
+                    meta: e.meta.copied(),
+                });
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // The writer stopped (it failed): stop walking.
+                    tx.send(full)
+                        .map_err(|_| crate::error::Error::Other(String::new()))?;
+                }
+                Ok(())
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            r
+        });
+        let mut write = || -> crate::error::Result<()> {
+            for batch in &rx {
+                for e in batch {
+                    if skip(&e.abs) {
+                        continue;
+                    }
+                    // The walk read the entry's lstat with its directory's
+                    // listing; BuildKit's lazily sent parents come without one.
+                    let added = match &e.meta {
+                        Some(st) => tb.add_with_meta(&e.rel, &e.abs, st),
+                        None => tb.add(&e.rel, &e.abs),
+                    };
+                    match added.map_err(|err| crate::error::Error::Io {
+                        path: e.abs.clone(),
+                        source: err,
+                    })? {
+                        Added::Written { .. } => summary.entries += 1,
+                        Added::Skipped(SkipReason::Socket) => summary.warnings.push(format!(
+                            "{}: a socket; Docker's tar writer cannot store it and skips it",
+                            String::from_utf8_lossy(&e.rel)
+                        )),
+                        Added::Skipped(SkipReason::Unencodable) => summary.warnings.push(format!(
+                            "{}: device numbers too large for a tar header; Docker skips it",
+                            String::from_utf8_lossy(&e.rel)
+                        )),
+                        Added::Skipped(SkipReason::Vanished) => {}
+                    }
+                }
+            }
+            Ok(())
         };
-        match added.map_err(|err| crate::error::Error::Io {
-            path: e.abs.to_path_buf(),
-            source: err,
-        })? {
-            Added::Written { .. } => summary.entries += 1,
-            Added::Skipped(SkipReason::Socket) => summary.warnings.push(format!(
-                "{}: a socket; Docker's tar writer cannot store it and skips it",
-                String::from_utf8_lossy(e.path)
-            )),
-            Added::Skipped(SkipReason::Unencodable) => summary.warnings.push(format!(
-                "{}: device numbers too large for a tar header; Docker skips it",
-                String::from_utf8_lossy(e.path)
-            )),
-            Added::Skipped(SkipReason::Vanished) => {}
-        }
-        Ok(())
-    })?;
+        let written = write();
+        // A failed writer stops reading: the walk's next hand-over fails.
+        drop(rx);
+        let walked = walker
+            .join()
+            .unwrap_or_else(|_| Err(crate::error::Error::Other("the walk panicked".into())));
+        (walked, written)
+    });
+    // The writer's error first (the walk then only saw it stop).
+    written?;
+    let warnings = walked?;
     summary
         .warnings
         .extend(warnings.into_iter().map(|w| w.message));
