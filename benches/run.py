@@ -18,7 +18,8 @@ the sizes (ratio 1.00 = linear scaling).
 generated rules to 10 lines and to N lines (rules that change little of
 what is sent: exact paths that do not exist, `**/name` and `dir/**` of names
 that do not occur, a few realistic duplicates and anchored exceptions), and
-ctxray's `report --no-lint`, `ls` and `pack` are timed with each
+ctxray's `report` (with and without its lint section), `ls`, `pack`, `lint`
+and `explain` are timed with each
 (`--ignore-file`), alternately.
 """
 import argparse, os, random, shlex, signal, statistics, subprocess, sys, tempfile, threading, time
@@ -265,10 +266,13 @@ def ignore_lines(a):
           f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     print(f"| job | 10 lines | {a.ignore_lines} lines | ratio | peak RSS 10 | peak RSS {a.ignore_lines} |")
     print("|---|---|---|---|---|---|")
-    for name, cmd in [("`report --no-lint`", "{x} report --no-lint --ignore-file {f} {c} >/dev/null"),
+    for name, cmd in [("`report`", "{x} report --ignore-file {f} {c} >/dev/null"),
+                      ("`report --no-lint`", "{x} report --no-lint --ignore-file {f} {c} >/dev/null"),
                       ("`report --no-lint --json`", "{x} report --no-lint --json --ignore-file {f} {c} >/dev/null"),
                       ("`ls`", "{x} ls --ignore-file {f} {c} >/dev/null"),
-                      ("`pack`", "{x} pack --engine classic --ignore-file {f} -o - {c} | cat >/dev/null")]:
+                      ("`pack`", "{x} pack --engine classic --ignore-file {f} -o - {c} | cat >/dev/null"),
+                      ("`lint`", "{x} lint --fail-on never --ignore-file {f} {c} >/dev/null"),
+                      ("`explain`", "{x} explain --ignore-file {f} {c} src node_modules .git >/dev/null")]:
         cmds = [cmd.format(x=x, c=c, f=shlex.quote(files[n])) for n in (10, a.ignore_lines)]
         r = alternate(cmds, a.runs, a.timeout)
         (ta, ra) = r[0]

@@ -566,13 +566,16 @@ impl Context {
         if skipped_at.is_none() {
             sent = !verdict.excluded;
             if verdict.excluded && is_dir && self.engine == Engine::Buildkit && exists {
-                // Sent when anything below it is: walk to find out.
+                // Sent when anything below it is: walk to find out, only
+                // the directory's own subtree (and the way to it) when the
+                // path reads back as a pattern matching just itself.
                 let mut any = false;
                 let mut want = clean.clone();
                 want.push(b'/');
-                self.walk(WalkMode::Sent, |ev| {
+                let only = subtree_matcher(&clean);
+                self.walk_inner(WalkMode::Sent, only.as_ref(), false, |ev| {
                     if let Event::Entry(e) = ev {
-                        if e.path.starts_with(&want) {
+                        if e.status == Status::Sent && e.path.starts_with(&want) {
                             any = true;
                         }
                     }
@@ -619,6 +622,29 @@ pub struct Explanation {
     pub skipped_at: Option<Vec<u8>>,
     /// Every pattern that matches the path or an ancestor, in order.
     pub matching: Vec<usize>,
+}
+
+/// A BuildKit include matcher (FollowPaths) of the single path `dir`, its
+/// pattern characters escaped, so that a walk enters only `dir`, its
+/// subtree and its ancestors; `None` when the pattern would not read back
+/// as `dir` (surrounding spaces, say).
+fn subtree_matcher(dir: &[u8]) -> Option<Matcher> {
+    let mut text = Vec::with_capacity(dir.len() + 4);
+    for (i, &c) in dir.iter().enumerate() {
+        if matches!(c, b'*' | b'?' | b'[' | b']' | b'\\') || (i == 0 && c == b'!') {
+            text.push(b'\\');
+        }
+        text.push(c);
+    }
+    let mut m = Matcher::default();
+    m.push(0, &text).ok()?;
+    let exact = m.patterns().len() == 1
+        && m.patterns().iter().all(|p| !p.exclusion)
+        && m.matches_or_parent_matches(dir).is_ok_and(|v| v.excluded)
+        && !m
+            .matches_or_parent_matches(crate::gostr::parent_of(dir))
+            .is_ok_and(|v| v.excluded);
+    exact.then_some(m)
 }
 
 /// Convenience: the entries a context sends, in send order, with kinds.

@@ -147,7 +147,10 @@ fn copy_sources(env: &Env<'_>, disp: &str, refs: &[ContextRef], out: &mut Vec<Fi
         let Some(p) = m.patterns().first() else {
             continue;
         };
-        let tops: Vec<Ent> = matching(env.facts, p);
+        let tops: Vec<Ent> = matching(env.facts, p)
+            .iter()
+            .filter_map(|h| env.facts.ent(h.idx))
+            .collect();
         if tops.is_empty() {
             let mut f = finding(
                 "DF003",

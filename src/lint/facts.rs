@@ -22,17 +22,24 @@ use crate::walk::{Engine, Event, Kind, Status, WalkMode, Walker};
 pub(crate) struct Ent {
     /// Context-relative slash path.
     pub path: Vec<u8>,
-    pub kind: Kind,
     /// Apparent size (regular files), else 0.
     pub size: u64,
     /// Index (in `ctx.effective`) of the deciding pattern.
     pub by: Option<usize>,
-    /// Inside a directory the engine skips without looking.
-    pub in_skipped: bool,
-    /// Number of path components.
-    pub depth: usize,
     /// It is sent or something below it is.
     pub has_sent: bool,
+}
+
+/// One entry without its path ([`Facts::path`] builds it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit {
+    /// Position in walk order.
+    pub idx: usize,
+    pub kind: Kind,
+    pub size: u64,
+    pub by: Option<usize>,
+    pub in_skipped: bool,
+    pub depth: usize,
 }
 
 /// One entry seen by [`Facts::scan`]: its path lives in the scan's buffer.
@@ -53,14 +60,22 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
-    pub fn to_ent(self) -> Ent {
-        Ent {
-            path: self.path.to_vec(),
+    pub fn hit(self) -> Hit {
+        Hit {
+            idx: self.idx,
             kind: self.kind,
             size: self.size,
             by: self.by,
             in_skipped: self.in_skipped,
             depth: self.depth,
+        }
+    }
+
+    pub fn to_ent(self) -> Ent {
+        Ent {
+            path: self.path.to_vec(),
+            size: self.size,
+            by: self.by,
             has_sent: self.has_sent,
         }
     }
@@ -297,23 +312,46 @@ impl Facts {
         }
     }
 
-    /// The entry at position `i` of the walk, with its path.
-    pub fn ent(&self, i: usize) -> Option<Ent> {
-        let r = self.recs.get(i)?;
+    /// The positions of entry `i` and its directories, innermost first.
+    fn chain(&self, i: usize) -> Vec<usize> {
         let mut chain = vec![i];
-        let mut p = r.parent;
+        let mut p = self.recs.get(i).map_or(NONE, |r| r.parent);
         while let Some(pr) = self.recs.get(p as usize) {
             chain.push(p as usize);
             p = pr.parent;
         }
+        chain
+    }
+
+    /// The path of the entry at position `i` of the walk.
+    pub fn path(&self, i: usize) -> Vec<u8> {
         let mut path = Vec::new();
-        for &k in chain.iter().rev() {
+        for &k in self.chain(i).iter().rev() {
             if !path.is_empty() {
                 path.push(b'/');
             }
             path.extend_from_slice(self.name(k));
         }
-        Some(self.view(i, r, &path, chain.len()).to_ent())
+        path
+    }
+
+    /// The entry at position `i` of the walk, without its path.
+    pub fn hit(&self, i: usize) -> Option<Hit> {
+        let r = self.recs.get(i)?;
+        let mut depth = 1;
+        let mut p = r.parent;
+        while let Some(pr) = self.recs.get(p as usize) {
+            depth += 1;
+            p = pr.parent;
+        }
+        Some(self.view(i, r, &[], depth).hit())
+    }
+
+    /// The entry at position `i` of the walk, with its path.
+    pub fn ent(&self, i: usize) -> Option<Ent> {
+        let r = self.recs.get(i)?;
+        let path = self.path(i);
+        Some(self.view(i, r, &path, 0).to_ent())
     }
 
     /// The patterns that decide some entry (indices in `ctx.effective`).
@@ -337,24 +375,33 @@ pub(crate) fn fixed_depth(p: &crate::matcher::Pattern) -> Option<usize> {
     Some(t.split(|&c| c == b'/').count())
 }
 
-/// The entries `p` matches directly, in walk order.
-pub(crate) fn matching(facts: &Facts, p: &crate::matcher::Pattern) -> Vec<Ent> {
+/// The entries `p` matches directly, in walk order (paths on demand:
+/// [`Facts::path`]).
+pub(crate) fn matching(facts: &Facts, p: &crate::matcher::Pattern) -> Vec<Hit> {
     let want = fixed_depth(p);
     let fits = |depth: usize| want.is_none_or(|d| depth == d);
     if let Some(direct) = facts.direct.as_ref().and_then(|m| m.get(&p.text)) {
         return direct
             .iter()
-            .filter_map(|&k| facts.ent(k as usize))
+            .filter_map(|&k| facts.hit(k as usize))
             .filter(|e| fits(e.depth))
             .collect();
     }
     let mut out = Vec::new();
     facts.scan(|e| {
         if fits(e.depth) && p.matches(e.path).unwrap_or(false) {
-            out.push(e.to_ent());
+            out.push(e.hit());
         }
     });
     out
+}
+
+/// The paths of the first `n` of `hits`, lossy UTF-8.
+pub(crate) fn sample_paths(facts: &Facts, hits: &[Hit], n: usize) -> Vec<String> {
+    hits.iter()
+        .take(n)
+        .map(|h| super::lossy(&facts.path(h.idx)))
+        .collect()
 }
 
 /// The sent non-directories when walking `root` with these patterns.
@@ -727,7 +774,8 @@ mod tests {
                     seen.push((e.path.to_vec(), e.kind == Kind::Dir, e.sent));
                     let one = facts.ent(e.idx).unwrap();
                     assert_eq!(one.path, e.path);
-                    assert_eq!(one.depth, e.path.split(|&c| c == b'/').count());
+                    assert_eq!(facts.hit(e.idx).unwrap().depth, e.path.split(|&c| c == b'/').count());
+                    assert_eq!(e.depth, e.path.split(|&c| c == b'/').count());
                 });
                 let want = all(&ctx);
                 let files = |v: &[(Vec<u8>, bool, bool)]| -> Vec<(Vec<u8>, bool)> {

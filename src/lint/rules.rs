@@ -12,7 +12,9 @@ use crate::matcher::Matcher;
 use crate::redecide::Redecider;
 use crate::walk::{Engine, Kind};
 
-use super::facts::{by_top, change_line, effective_for, matching, roots_matched, Change, Ent};
+use super::facts::{
+    by_top, change_line, effective_for, matching, roots_matched, sample_paths, Change, Hit,
+};
 use super::{files, list, lossy, size, Env, Finding, Level};
 
 pub(crate) fn check(env: &Env<'_>, out: &mut Vec<Finding>) -> Result<()> {
@@ -249,14 +251,15 @@ fn trailing_slash(env: &Env<'_>, lines: &[PatternLine], out: &mut Vec<Finding>) 
         let Some(p) = env.ctx.effective.patterns().get(i) else {
             continue;
         };
-        let hits: Vec<Ent> = matching(env.facts, p)
+        let hits: Vec<Hit> = matching(env.facts, p)
             .into_iter()
             .filter(|e| e.kind != Kind::Dir)
             .collect();
         if hits.is_empty() {
             continue;
         }
-        let names: Vec<String> = hits.iter().map(|e| lossy(&e.path)).collect();
+        // Ten named, one more to tell that there are more.
+        let names = sample_paths(env.facts, &hits, 11);
         let what = if p.exclusion {
             "re-includes"
         } else {
@@ -298,7 +301,7 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
         if p.line == 0 || deciders.contains(&i) || explained.contains(&p.line) {
             continue;
         }
-        let matched: Vec<Ent> = matching(env.facts, p);
+        let matched: Vec<Hit> = matching(env.facts, p);
         // Which lines decide what this one matches, most entries first.
         let mut by: BTreeMap<usize, usize> = BTreeMap::new();
         for e in &matched {
@@ -322,7 +325,7 @@ fn effects(env: &Env<'_>, explained: &HashSet<usize>, out: &mut Vec<Finding>) {
             .map(|b| show(b.0))
             .collect();
         let text = p.display();
-        let sample: Vec<String> = matched.iter().take(10).map(|e| lossy(&e.path)).collect();
+        let sample = sample_paths(env.facts, &matched, 10);
         let bytes = matched.iter().map(|e| e.size).sum();
         let (code, name, level, message) = if p.exclusion {
             let why = if matched.is_empty() {

@@ -1085,6 +1085,48 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
+    /// `explain` says an entry is sent exactly when the walk sends it (a
+    /// directory too: BuildKit sends an excluded one when something below
+    /// it is sent).
+    #[test]
+    fn explain_agrees_with_the_walk(
+        tree in arb_tree(),
+        pats in prop::collection::vec(0..PATTERNS.len(), 0..6),
+        wild in any::<bool>(),
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        build_tree(d.path(), &tree);
+        let mut ignore: String = pats.iter().map(|&i| format!("{}\n", PATTERNS[i])).collect();
+        if wild {
+            // A wildcard exception: BuildKit then enters excluded directories.
+            ignore.push_str("!*.none\n");
+        }
+        fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
+        for engine in [Engine::Classic, Engine::Buildkit] {
+            let c = Context::open(&Options::new(d.path(), engine)).unwrap();
+            let sent: BTreeSet<Vec<u8>> = pruned(&c).into_iter().collect();
+            let mut all = Vec::new();
+            c.walk(WalkMode::All, |ev| {
+                if let Event::Entry(e) = ev {
+                    all.push(e.path.to_vec());
+                }
+                Ok(())
+            })
+            .unwrap();
+            for path in all {
+                let x = c.explain(&path).unwrap();
+                prop_assert_eq!(
+                    x.sent,
+                    sent.contains(&path),
+                    "{:?} {:?} ignore {:?}",
+                    engine,
+                    String::from_utf8_lossy(&path),
+                    ignore
+                );
+            }
+        }
+    }
+
     /// Each rule's "removing it adds back" figure is what a report of the
     /// context with that line deleted from the ignore file sends more.
     #[test]
