@@ -227,8 +227,14 @@ impl FactsBuilder {
         if pats.len() >= 64 {
             let mut m: HashMap<Vec<u8>, Vec<u32>> =
                 pats.iter().map(|p| (p.text.clone(), Vec::new())).collect();
+            // A text that several lines repeat is tested once.
+            let mut seen: HashSet<&[u8]> = HashSet::new();
+            let first: Vec<bool> = pats.iter().map(|p| seen.insert(&p.text)).collect();
             facts.scan(|e| {
                 for i in ctx.effective.direct_candidates(e.path) {
+                    if !first.get(i).copied().unwrap_or(false) {
+                        continue;
+                    }
                     if let Some(p) = pats.get(i) {
                         if p.matches(e.path).unwrap_or(false) {
                             if let (Some(v), Ok(k)) = (m.get_mut(&p.text), u32::try_from(e.idx)) {
