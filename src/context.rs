@@ -157,6 +157,31 @@ fn read_ignore(path: &Path, display: String) -> Result<Option<IgnoreFile>> {
     }))
 }
 
+/// The Dockerfile as given (docker/cli getDockerfileRelPath): `-f`, else
+/// `Dockerfile` in the context, or `dockerfile` when only that exists.
+fn given_dockerfile(opts: &Options, root: &Path) -> PathBuf {
+    match &opts.dockerfile {
+        Some(f) => std::path::absolute(f).unwrap_or_else(|_| f.clone()),
+        None => {
+            let d = root.join("Dockerfile");
+            if fs::symlink_metadata(&d).is_err()
+                && fs::symlink_metadata(root.join("dockerfile")).is_ok()
+            {
+                root.join("dockerfile")
+            } else {
+                d
+            }
+        }
+    }
+}
+
+/// BuildKit's `<Dockerfile>.dockerignore` beside the Dockerfile as given.
+fn specific_ignore(given_df: &Path) -> PathBuf {
+    let mut specific = given_df.as_os_str().to_owned();
+    specific.push(".dockerignore");
+    PathBuf::from(specific)
+}
+
 fn rel_bytes(root: &Path, p: &Path) -> Option<Vec<u8>> {
     p.strip_prefix(root)
         .ok()
@@ -171,19 +196,7 @@ impl Context {
         let mut warnings = Vec::new();
 
         // The Dockerfile (docker/cli getDockerfileRelPath).
-        let given_df = match &opts.dockerfile {
-            Some(f) => std::path::absolute(f).unwrap_or_else(|_| f.clone()),
-            None => {
-                let d = root.join("Dockerfile");
-                if fs::symlink_metadata(&d).is_err()
-                    && fs::symlink_metadata(root.join("dockerfile")).is_ok()
-                {
-                    root.join("dockerfile")
-                } else {
-                    d
-                }
-            }
-        };
+        let given_df = given_dockerfile(opts, &root);
         let dockerfile_abs = fs::canonicalize(&given_df).ok();
         let dockerfile = match &dockerfile_abs {
             Some(abs) => match rel_bytes(&root, abs) {
@@ -224,9 +237,7 @@ impl Context {
                 if opts.engine == Engine::Buildkit {
                     // <Dockerfile>.dockerignore beside the Dockerfile as given
                     // (buildx shares the Dockerfile's directory).
-                    let mut specific = given_df.clone().into_os_string();
-                    specific.push(".dockerignore");
-                    let specific = PathBuf::from(specific);
+                    let specific = specific_ignore(&given_df);
                     let display = rel_bytes(&root, &specific)
                         .map(|r| String::from_utf8_lossy(&r).into_owned())
                         .unwrap_or_else(|| specific.display().to_string());
@@ -255,6 +266,41 @@ impl Context {
             dockerfile,
             dockerfile_abs,
             warnings,
+        };
+        if ctx.engine == Engine::Classic {
+            ctx.validate()?;
+            ctx.trim_build_files();
+        } else {
+            ctx.validate_buildkit()?;
+        }
+        Ok(ctx)
+    }
+
+    /// The context as `opts` (this context's options with another engine)
+    /// opens it, reusing this context's ignore file and patterns when that
+    /// engine reads the same file (it does unless a BuildKit-only
+    /// `<Dockerfile>.dockerignore` exists): a long ignore file is not read
+    /// and compiled twice to compare the engines.
+    pub fn with_engine(&self, opts: &Options) -> Result<Context> {
+        let root = resolve_root(&opts.context)?;
+        let same_file = match opts.ignore {
+            IgnoreSource::Auto => {
+                fs::symlink_metadata(specific_ignore(&given_dockerfile(opts, &root))).is_err()
+            }
+            IgnoreSource::None | IgnoreSource::File(_) => true,
+        };
+        if !same_file || root != self.root {
+            return Context::open(opts);
+        }
+        let mut ctx = Context {
+            root,
+            engine: opts.engine,
+            ignore: self.ignore.clone(),
+            effective: self.matcher.clone(),
+            matcher: self.matcher.clone(),
+            dockerfile: self.dockerfile.clone(),
+            dockerfile_abs: self.dockerfile_abs.clone(),
+            warnings: self.warnings.clone(),
         };
         if ctx.engine == Engine::Classic {
             ctx.validate()?;

@@ -69,7 +69,12 @@ pub fn run(a: &ExplainArgs, g: &Global) -> anyhow::Result<Outcome> {
     let ctx = super::open(&a.ctx, context.clone(), primary)?;
     // The other engine, to point out disagreements; it may fail where this
     // one does not (e.g. validation), which is then not a disagreement.
-    let other_ctx = Context::open(&a.ctx.options(context, other)).ok();
+    // Leaked like the first (the process ends after this command): a long
+    // ignore file's patterns are not freed one by one.
+    let other_ctx: Option<&Context> = ctx
+        .with_engine(&a.ctx.options(context, other))
+        .ok()
+        .map(|c| &*Box::leak(Box::new(c)));
     let paint = Paint(g.color);
     let mut json = Vec::new();
     for p in paths {

@@ -1534,3 +1534,50 @@ fn report_findings_equal_lint_findings() {
         }
     }
 }
+
+/// `Context::with_engine` opens the context as `Context::open` does with
+/// the other engine: the same patterns, trims and answers, whether the
+/// engines read the same ignore file or BuildKit reads its own
+/// `<Dockerfile>.dockerignore`.
+#[test]
+fn with_engine_equals_open() {
+    let d = ctx(&[
+        ("Dockerfile", "FROM scratch\n"),
+        (".dockerignore", "*\n!src\nDockerfile\n.dockerignore\n"),
+        ("src/a.rs", "a"),
+        ("b.txt", "b"),
+    ]);
+    let texts = |c: &Context| -> Vec<(Vec<u8>, bool, usize)> {
+        c.effective
+            .patterns()
+            .iter()
+            .map(|p| (p.text.clone(), p.exclusion, p.line))
+            .collect()
+    };
+    for specific in [false, true] {
+        if specific {
+            fs::write(d.path().join("Dockerfile.dockerignore"), "b.txt\n").unwrap();
+        }
+        for (from, to) in [
+            (Engine::Buildkit, Engine::Classic),
+            (Engine::Classic, Engine::Buildkit),
+        ] {
+            let a = Context::open(&Options::new(d.path(), from)).unwrap();
+            let b = a.with_engine(&Options::new(d.path(), to)).unwrap();
+            let want = Context::open(&Options::new(d.path(), to)).unwrap();
+            assert_eq!(b.engine, to);
+            assert_eq!(texts(&b), texts(&want), "{specific} {from:?} -> {to:?}");
+            assert_eq!(
+                b.ignore.as_ref().map(|f| f.display.clone()),
+                want.ignore.as_ref().map(|f| f.display.clone())
+            );
+            for p in ["src/a.rs", "b.txt", "Dockerfile", ".dockerignore", "src"] {
+                assert_eq!(
+                    b.explain(p.as_bytes()).unwrap().sent,
+                    want.explain(p.as_bytes()).unwrap().sent,
+                    "{specific} {from:?} -> {to:?} {p}"
+                );
+            }
+        }
+    }
+}
