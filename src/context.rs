@@ -70,7 +70,7 @@ pub struct Context {
     /// The engine.
     pub engine: Engine,
     /// The ignore file read, if any.
-    pub ignore: Option<IgnoreFile>,
+    pub ignore: Option<std::sync::Arc<IgnoreFile>>,
     /// The patterns as read from the ignore file.
     pub matcher: Matcher,
     /// The patterns the engine walks with: for classic, plus the
@@ -260,7 +260,7 @@ impl Context {
         let mut ctx = Context {
             root,
             engine: opts.engine,
-            ignore,
+            ignore: ignore.map(std::sync::Arc::new),
             effective: matcher.clone(),
             matcher,
             dockerfile,

@@ -343,9 +343,10 @@ fn without_bad_lines(ctx: &Context) -> Context {
         .filter(|p| p.is_bad())
         .map(|p| p.line)
         .collect();
-    let ignore = ctx.ignore.clone().map(|mut f| {
+    let ignore = ctx.ignore.as_deref().map(|f| {
+        let mut f = f.clone();
         f.lines.retain(|l| !bad.contains(&l.line));
-        f
+        std::sync::Arc::new(f)
     });
     let lines: &[crate::ignorefile::PatternLine] = ignore.as_ref().map_or(&[], |f| &f.lines);
     let matcher = crate::matcher::Matcher::new(lines).unwrap_or_default();
