@@ -808,6 +808,10 @@ struct Sent {
 /// Entries per hand-over from the walk to the writer.
 const BATCH: usize = 64;
 
+/// Stack of the walk's thread (virtual: only what deep trees use is
+/// touched). 2 MiB overflowed at about 1,800 levels in a release build.
+const WALK_STACK: usize = 64 << 20;
+
 fn pack_with<W: Write>(
     ctx: &crate::context::Context,
     mut tb: TarBuilder<W>,
@@ -820,10 +824,16 @@ fn pack_with<W: Write>(
     // batches ahead of the writer (open, read, write): the archive's order
     // is the walk's, and memory stays bounded.
     let (tx, rx) = mpsc::sync_channel::<Vec<Sent>>(8);
+    // Set when the writer fails: the walk stops at its next entry.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let stopped = &stopped;
     let (walked, written) = std::thread::scope(|scope| {
-        let walker = scope.spawn(move || {
+        let walk = move || {
             let mut batch = Vec::with_capacity(BATCH);
             let r = ctx.walk_meta(WalkMode::Sent, |ev| {
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(crate::error::Error::Other(String::new()));
+                }
                 let Event::Entry(e) = ev else { return Ok(()) };
                 if e.status != Status::Sent {
                     return Ok(());
@@ -845,7 +855,14 @@ fn pack_with<W: Write>(
                 let _ = tx.send(batch);
             }
             r
-        });
+        };
+        // The walk recurses once per directory level: give it the main
+        // thread's room (a spawned thread gets 2 MiB, too little for the
+        // deepest trees a path can hold).
+        let walker = std::thread::Builder::new()
+            .stack_size(WALK_STACK)
+            .spawn_scoped(scope, walk)
+            .map_err(|e| crate::error::Error::Other(format!("starting the walk: {e}")));
         let mut write = || -> crate::error::Result<()> {
             for batch in &rx {
                 for e in batch {
@@ -877,8 +894,13 @@ fn pack_with<W: Write>(
             }
             Ok(())
         };
+        let walker = match walker {
+            Ok(w) => w,
+            Err(e) => return (Err(e), Ok(())),
+        };
         let written = write();
-        // A failed writer stops reading: the walk's next hand-over fails.
+        // A failed writer stops the walk (and reading: a hand-over fails).
+        stopped.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(rx);
         let walked = walker
             .join()

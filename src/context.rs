@@ -283,10 +283,13 @@ impl Context {
     /// and compiled twice to compare the engines.
     pub fn with_engine(&self, opts: &Options) -> Result<Context> {
         let root = resolve_root(&opts.context)?;
+        // Only a file that is not there is absent: any other error makes
+        // `open` fail as the engine would, so it decides.
         let same_file = match opts.ignore {
-            IgnoreSource::Auto => {
-                fs::symlink_metadata(specific_ignore(&given_dockerfile(opts, &root))).is_err()
-            }
+            IgnoreSource::Auto => matches!(
+                fs::symlink_metadata(specific_ignore(&given_dockerfile(opts, &root))),
+                Err(e) if e.kind() == ErrorKind::NotFound
+            ),
             IgnoreSource::None | IgnoreSource::File(_) => true,
         };
         if !same_file || root != self.root {

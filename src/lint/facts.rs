@@ -745,6 +745,83 @@ mod tests {
         assert_eq!(seen, want);
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// With 64 patterns or more the direct matches come from an index
+        /// (each distinct text tested once): the same as testing every
+        /// pattern against every entry.
+        #[test]
+        fn direct_map_equals_scan(
+            tree in prop::collection::vec(
+                (prop::collection::vec(0..LONG_NAMES.len(), 1..=4), any::<bool>()),
+                1..20,
+            ),
+            pats in prop::collection::vec(0..LONG_PATTERNS.len(), 64..90),
+        ) {
+            let d = tempfile::tempdir().unwrap();
+            for (comps, is_dir) in &tree {
+                let mut p = d.path().to_path_buf();
+                for (i, &c) in comps.iter().enumerate() {
+                    p.push(LONG_NAMES[c]);
+                    let last = i + 1 == comps.len();
+                    match fs::symlink_metadata(&p) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(_) => break,
+                        Err(_) if last && !is_dir => fs::write(&p, "z").unwrap(),
+                        Err(_) => fs::create_dir(&p).unwrap(),
+                    }
+                }
+            }
+            let ignore: String = pats.iter().map(|&i| format!("{}\n", LONG_PATTERNS[i])).collect();
+            fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
+            for engine in [Engine::Classic, Engine::Buildkit] {
+                let ctx = Context::open(&Options::new(d.path(), engine)).unwrap();
+                let facts = Facts::collect(&ctx).unwrap();
+                prop_assert!(facts.direct.is_some());
+                for p in ctx.effective.patterns() {
+                    let got: Vec<usize> = matching(&facts, p).iter().map(|h| h.idx).collect();
+                    let mut all = Vec::new();
+                    facts.scan(|e| {
+                        if p.matches(e.path).unwrap_or(false) {
+                            all.push(e.idx);
+                        }
+                    });
+                    prop_assert_eq!(&got, &all, "{:?} {:?}", p.display(), engine);
+                }
+            }
+        }
+    }
+
+    const LONG_PATTERNS: &[&str] = &[
+        "a",
+        "!a/b",
+        "a/*",
+        "!a/*/x",
+        "c",
+        "!c/keep",
+        "**/b",
+        "!b/keep/**",
+        "x*",
+        "!x",
+        "*",
+        "!a",
+        "b/",
+        "**/keep/x",
+        "a/b/c",
+        "!**/c",
+        "!*/keep",
+        "a/**",
+        "*.txt",
+        "a/*.txt",
+        "**/*.txt",
+        "keep/x",
+        "b/keep",
+        "a/b/**",
+        "**",
+    ];
+    const LONG_NAMES: &[&str] = &["a", "b", "c", "x", "keep", "f.txt"];
+
     #[test]
     fn a_record_is_24_bytes() {
         assert_eq!(std::mem::size_of::<Rec>(), 24);

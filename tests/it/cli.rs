@@ -1535,6 +1535,28 @@ fn report_findings_equal_lint_findings() {
     }
 }
 
+/// A context as deep as a path allows: `pack` walks on its own thread,
+/// which must have room for one frame per level (a 2 MiB thread stack
+/// overflowed at 300 levels in a debug build).
+#[test]
+fn pack_walks_a_deep_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let mut deep = d.path().to_path_buf();
+    for _ in 0..800 {
+        deep.push("a");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("f"), "x").unwrap();
+    fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let tar = out.path().join("ctx.tar");
+    ok(["pack", "-o", tar.to_str().unwrap(), p(&d)]);
+    let names = tar_names(&fs::read(&tar).unwrap());
+    // Dockerfile, 800 directories and the file.
+    assert_eq!(names.len(), 802);
+    assert!(names.iter().any(|n| n.ends_with("/a/f")));
+}
+
 /// `Context::with_engine` opens the context as `Context::open` does with
 /// the other engine: the same patterns, trims and answers, whether the
 /// engines read the same ignore file or BuildKit reads its own
@@ -1580,4 +1602,21 @@ fn with_engine_equals_open() {
             }
         }
     }
+}
+
+/// `Context::with_engine` fails where `Context::open` fails: a BuildKit
+/// `<Dockerfile>.dockerignore` that cannot be looked up (its name too long)
+/// is not taken for an absent one.
+#[test]
+fn with_engine_fails_where_open_fails() {
+    let name = "D".repeat(245);
+    let d = ctx(&[(name.as_str(), "FROM scratch\n"), ("a", "a")]);
+    let opts = |engine| {
+        let mut o = Options::new(d.path(), engine);
+        o.dockerfile = Some(d.path().join(&name));
+        o
+    };
+    let classic = Context::open(&opts(Engine::Classic)).unwrap();
+    assert!(Context::open(&opts(Engine::Buildkit)).is_err());
+    assert!(classic.with_engine(&opts(Engine::Buildkit)).is_err());
 }
