@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Whole-command benchmarks of ctxray against baselines, run alternately.
 
-usage: run.py CONTEXT [--runs N] [--ctxray PATH] [--docker20 ORACLE_BIN]
-       run.py --scaling SIZE=DIR [SIZE=DIR ...] [--runs N] [--docker20 ORACLE_BIN]
+usage: run.py CONTEXT [--runs N] [--ctxray PATH] [--docker20 ORACLE_BIN] [--dockerpy ORACLE_PY]
+       run.py --scaling SIZE=DIR [SIZE=DIR ...] [--runs N] [--docker20 ORACLE_BIN] [--dockerpy ORACLE_PY]
        run.py CONTEXT --ignore-lines N [--runs N]
 
 Default: each pair runs alternately N times (after one warm-up each);
@@ -22,7 +22,7 @@ ctxray's `report` (with and without its lint section), `ls`, `pack`, `lint`
 and `explain` are timed with each
 (`--ignore-file`), alternately.
 """
-import argparse, os, random, shlex, signal, statistics, subprocess, sys, tempfile, threading, time
+import argparse, atexit, os, random, shlex, signal, statistics, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,6 +36,11 @@ class TimedOut(Exception):
 # is measured by GNU time, whose children start from its few hundred KiB.
 GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 RSS_FILE = tempfile.NamedTemporaryFile(delete=False).name
+# In memory where possible: writing it to disk would leave writeback that
+# slows the jobs that follow.
+PACK_OUT = tempfile.NamedTemporaryFile(
+    suffix=".tar", delete=False, dir="/dev/shm" if os.path.isdir("/dev/shm") else None).name
+atexit.register(lambda: [os.unlink(f) for f in (RSS_FILE, PACK_OUT) if os.path.exists(f)])
 
 
 def run(cmd, timeout=None):
@@ -103,7 +108,7 @@ def sent_list(x, c):
     return lst, open(lst, "rb").read().count(b"\0")
 
 
-def jobs(x, c, lst, docker20):
+def jobs(x, c, lst, docker20, dockerpy=None):
     """(name, ctxray command, baseline command, per-entry denominator, runs divisor)."""
     out = []
     out.append(("`pack` vs GNU tar on the same list", f"{x} pack --engine classic -o - {c} | cat >/dev/null",
@@ -117,6 +122,12 @@ def jobs(x, c, lst, docker20):
     out.append(("`report --no-lint` vs `du -sb`", f"{x} report --json --no-lint {c} >/dev/null",
                 f"du -sb {c} >/dev/null", "all", 1))
     out.append(("`ls` vs `find -printf ''`", f"{x} ls {c} >/dev/null", f"find {c} -printf '' >/dev/null", "all", 1))
+    if dockerpy:
+        # docker-py's writer seeks, so both write a file (docker-py's own
+        # rules and bytes, not Docker's: a second baseline, for speed only).
+        out.append(("`pack -o FILE` vs docker-py's `utils.build.tar`",
+                    f"{x} pack --engine classic -o {PACK_OUT} {c}",
+                    f"python3 {shlex.quote(dockerpy)} tar {c} {PACK_OUT}", "sent", 3))
     return out
 
 
@@ -129,7 +140,7 @@ def compare(a):
     lst, n = sent_list(x, c)
     print(f"context {a.context}: {n} entries sent (classic); {a.runs} alternating runs, medians\n")
     print(HEADER)
-    for name, ours, base, _, div in jobs(x, c, lst, a.docker20):
+    for name, ours, base, _, div in jobs(x, c, lst, a.docker20, a.dockerpy):
         pair(name, ours, base, max(1, a.runs // div))
     os.unlink(lst)
 
@@ -170,7 +181,7 @@ def scaling(a):
         load = os.getloadavg()
         print(f"### {size}: {d}: {total} entries, {sent} sent (classic); load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
         print(HEADER)
-        for name, ours, base, _, div in jobs(x, c, lst, a.docker20):
+        for name, ours, base, _, div in jobs(x, c, lst, a.docker20, a.dockerpy):
             rows[(size, name)] = pair(name, ours, base, max(1, a.runs // div))
         os.unlink(lst)
         print()
@@ -184,7 +195,7 @@ def scaling(a):
           "| baseline per-entry ratio | ctxray RSS | baseline RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
     for lo, hi in zip(sizes, sizes[1:]):
-        for name, _, _, denom, _ in jobs(x, "C", "L", a.docker20):
+        for name, _, _, denom, _ in jobs(x, "C", "L", a.docker20, a.dockerpy):
             ta, tb, ra, rb = rows[(lo, name)]
             ua, ub, sa, sb = rows[(hi, name)]
             nr = counts[hi][denom] / counts[lo][denom]
@@ -292,6 +303,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--ctxray", default="target/release/ctxray")
     ap.add_argument("--docker20", help="path to the Go oracle binary (engine docker20 = Docker 20.10's own code)")
+    ap.add_argument("--dockerpy", help="path to the Python oracle script (docker-py's utils.build.tar; needs the `docker` package)")
     ap.add_argument("--scaling", nargs="+", metavar="SIZE=DIR",
                     help="generate or reuse a corpus of each size in DIR and run every pair on each")
     ap.add_argument("--ignore-lines", type=int, metavar="N",
