@@ -257,7 +257,7 @@ impl Context {
             ),
             source: e,
         })?;
-        let mut ctx = Context {
+        let ctx = Context {
             root,
             engine: opts.engine,
             ignore: ignore.map(std::sync::Arc::new),
@@ -267,13 +267,7 @@ impl Context {
             dockerfile_abs,
             warnings,
         };
-        if ctx.engine == Engine::Classic {
-            ctx.validate()?;
-            ctx.trim_build_files();
-        } else {
-            ctx.validate_buildkit()?;
-        }
-        Ok(ctx)
+        ctx.checked()
     }
 
     /// The context as `opts` (this context's options with another engine)
@@ -295,7 +289,7 @@ impl Context {
         if !same_file || root != self.root {
             return Context::open(opts);
         }
-        let mut ctx = Context {
+        let ctx = Context {
             root,
             engine: opts.engine,
             ignore: self.ignore.clone(),
@@ -305,13 +299,19 @@ impl Context {
             dockerfile_abs: self.dockerfile_abs.clone(),
             warnings: self.warnings.clone(),
         };
-        if ctx.engine == Engine::Classic {
-            ctx.validate()?;
-            ctx.trim_build_files();
+        ctx.checked()
+    }
+
+    /// The engine's own checks before it sends anything; classic also
+    /// appends the CLI's re-adding of the build files.
+    fn checked(mut self) -> Result<Context> {
+        if self.engine == Engine::Classic {
+            self.validate()?;
+            self.trim_build_files();
         } else {
-            ctx.validate_buildkit()?;
+            self.validate_buildkit()?;
         }
-        Ok(ctx)
+        Ok(self)
     }
 
     /// BuildKit opens every file it transfers: an unreadable one fails the

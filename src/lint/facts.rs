@@ -679,11 +679,13 @@ mod tests {
     ];
     const NAMES: &[&str] = &["a", "b", "c", "x", "keep"];
 
-    fn build(root: &Path, spec: &[(Vec<usize>, bool)]) {
+    /// Writes a tree: paths of components picked from `names`, each a
+    /// directory or a file (sizes varied), where no file holds the name.
+    fn build(root: &Path, spec: &[(Vec<usize>, bool)], names: &[&str]) {
         for (comps, is_dir) in spec {
             let mut p = root.to_path_buf();
             for (i, &c) in comps.iter().enumerate() {
-                p.push(NAMES[c]);
+                p.push(names[c]);
                 let last = i + 1 == comps.len();
                 match fs::symlink_metadata(&p) {
                     Ok(m) if m.is_dir() => {}
@@ -760,19 +762,7 @@ mod tests {
             pats in prop::collection::vec(0..LONG_PATTERNS.len(), 64..90),
         ) {
             let d = tempfile::tempdir().unwrap();
-            for (comps, is_dir) in &tree {
-                let mut p = d.path().to_path_buf();
-                for (i, &c) in comps.iter().enumerate() {
-                    p.push(LONG_NAMES[c]);
-                    let last = i + 1 == comps.len();
-                    match fs::symlink_metadata(&p) {
-                        Ok(m) if m.is_dir() => {}
-                        Ok(_) => break,
-                        Err(_) if last && !is_dir => fs::write(&p, "z").unwrap(),
-                        Err(_) => fs::create_dir(&p).unwrap(),
-                    }
-                }
-            }
+            build(d.path(), &tree, LONG_NAMES);
             let ignore: String = pats.iter().map(|&i| format!("{}\n", LONG_PATTERNS[i])).collect();
             fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
             for engine in [Engine::Classic, Engine::Buildkit] {
@@ -844,7 +834,7 @@ mod tests {
             new in 0..PATTERNS.len(),
         ) {
             let d = tempfile::tempdir().unwrap();
-            build(d.path(), &tree);
+            build(d.path(), &tree, NAMES);
             fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
             let ignore: String = pats.iter().map(|&i| format!("{}\n", PATTERNS[i])).collect();
             fs::write(d.path().join(".dockerignore"), &ignore).unwrap();
