@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// The `lstat` fields the walker and the tar writer use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -309,7 +309,7 @@ impl Prefetch {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, PfState> {
+    fn lock(&self) -> MutexGuard<'_, PfState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -344,17 +344,10 @@ impl Prefetch {
             }
             // Being read by a worker: help with the queue meanwhile rather
             // than wait.
-            if st.held < MAX_AHEAD {
-                if let Some(other) = st.queue.pop() {
-                    st.running.insert(other.clone().into_os_string());
-                    drop(st);
-                    let l = list(&other, self.meta);
-                    st = self.lock();
-                    st.running.remove(other.as_os_str());
-                    st.held += held(&l);
-                    st.done.insert(other.into_os_string(), l);
-                    continue;
-                }
+            let (guard, read) = self.read_next(st);
+            st = guard;
+            if read {
+                continue;
             }
             st.walk_waiting = true;
             st = self.walk_cv.wait(st).unwrap_or_else(|p| p.into_inner());
@@ -371,6 +364,26 @@ impl Prefetch {
         list(dir, self.meta)
     }
 
+    /// Reads the next queued directory, the lock released meanwhile, and
+    /// keeps its listing; `false` when nothing may be read now (the queue
+    /// is empty or enough is held).
+    fn read_next<'a>(&'a self, mut st: MutexGuard<'a, PfState>) -> (MutexGuard<'a, PfState>, bool) {
+        if st.held >= MAX_AHEAD {
+            return (st, false);
+        }
+        let Some(dir) = st.queue.pop() else {
+            return (st, false);
+        };
+        st.running.insert(dir.clone().into_os_string());
+        drop(st);
+        let l = list(&dir, self.meta);
+        let mut st = self.lock();
+        st.running.remove(dir.as_os_str());
+        st.held += held(&l);
+        st.done.insert(dir.into_os_string(), l);
+        (st, true)
+    }
+
     /// A worker's loop: read queued directories until [`Prefetch::stop`].
     pub fn work(&self) {
         let mut st = self.lock();
@@ -378,20 +391,13 @@ impl Prefetch {
             if st.shutdown {
                 return;
             }
-            if st.held < MAX_AHEAD {
-                if let Some(dir) = st.queue.pop() {
-                    st.running.insert(dir.clone().into_os_string());
-                    drop(st);
-                    let l = list(&dir, self.meta);
-                    st = self.lock();
-                    st.running.remove(dir.as_os_str());
-                    st.held += held(&l);
-                    st.done.insert(dir.into_os_string(), l);
-                    if st.walk_waiting {
-                        self.walk_cv.notify_one();
-                    }
-                    continue;
+            let (guard, read) = self.read_next(st);
+            st = guard;
+            if read {
+                if st.walk_waiting {
+                    self.walk_cv.notify_one();
                 }
+                continue;
             }
             st.idle_workers += 1;
             st = self.work_cv.wait(st).unwrap_or_else(|p| p.into_inner());
