@@ -4,6 +4,7 @@
 usage: run.py CONTEXT [--runs N] [--ctxray PATH] [--docker20 ORACLE_BIN] [--dockerpy ORACLE_PY]
        run.py --scaling SIZE=DIR [SIZE=DIR ...] [--runs N] [--docker20 ORACLE_BIN] [--dockerpy ORACLE_PY]
        run.py CONTEXT --ignore-lines N [--runs N]
+       run.py --pair CMD1 CMD2 [--runs N]
 
 Default: each pair runs alternately N times (after one warm-up each);
 medians, the ratio ctxray/baseline and the peak RSS of each command are
@@ -77,6 +78,13 @@ def alternate(cmds, runs, timeout=None):
     """Runs each command once (warm-up), then all of them in turn `runs`
     times. Returns [(median seconds, peak RSS MiB)], None for a command that
     timed out (it is not run again)."""
+    times, rss = alternate_all(cmds, runs, timeout)
+    return [None if t is None else (statistics.median(t), r) for t, r in zip(times, rss)]
+
+
+def alternate_all(cmds, runs, timeout=None):
+    """`alternate`, returning every time: ([seconds of each run, or None if
+    it timed out], [peak RSS MiB])."""
     times = [[] for _ in cmds]
     rss = [0.0 for _ in cmds]
     dead = [False for _ in cmds]
@@ -92,7 +100,19 @@ def alternate(cmds, runs, timeout=None):
             rss[i] = max(rss[i], r)
             if rep > 0:
                 times[i].append(t)
-    return [None if dead[i] else (statistics.median(times[i]), rss[i]) for i in range(len(cmds))]
+    return [None if dead[i] else times[i] for i in range(len(cmds))], rss
+
+
+def pair_only(a):
+    """--pair: two arbitrary commands, alternately, with their spread."""
+    t, rss = alternate_all(a.pair, a.runs)
+    for cmd, ts, r in zip(a.pair, t, rss):
+        ts = sorted(ts)
+        q = statistics.quantiles(ts, n=4) if len(ts) > 1 else [ts[0]] * 3
+        print(f"median {ts[len(ts) // 2] * 1000:.1f} ms  quartiles {q[0] * 1000:.1f}–{q[2] * 1000:.1f}  "
+              f"range {ts[0] * 1000:.1f}–{ts[-1] * 1000:.1f} ms  peak RSS {r:.0f} MiB  :: {cmd}")
+    ma, mb = (statistics.median(x) for x in t)
+    print(f"ratio of medians (second / first): {mb / ma:.2f}; {a.runs} alternating runs")
 
 
 def pair(name, ours, base, runs):
@@ -308,12 +328,16 @@ def main():
                     help="generate or reuse a corpus of each size in DIR and run every pair on each")
     ap.add_argument("--ignore-lines", type=int, metavar="N",
                     help="time ctxray with the .dockerignore padded to 10 lines and to N lines")
+    ap.add_argument("--pair", nargs=2, metavar="CMD",
+                    help="time two shell commands alternately (--runs times) and print their spread")
     ap.add_argument("--timeout", type=float, default=300,
                     help="--ignore-lines: kill a command after this many seconds (default 300)")
     a = ap.parse_args()
     if not GNU_TIME:
         print("note: no /usr/bin/time: peak RSS is at least this script's own RSS (~14 MiB)")
-    if a.scaling:
+    if a.pair:
+        pair_only(a)
+    elif a.scaling:
         scaling(a)
     elif not a.context:
         ap.error("CONTEXT is required (unless --scaling)")
